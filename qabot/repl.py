@@ -1,0 +1,113 @@
+"""The interactive loop: prompt_toolkit with history on a terminal, one question per line otherwise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+
+from qabot.config import Settings
+from qabot.engine import Qabot
+from qabot.errors import QabotError
+from qabot.render import citation_line, plain_answer, rich_answer
+
+__all__ = ["run_repl", "HELP"]
+
+HELP = """Type a question and press Enter. Commands:
+  :help       this help
+  :k N        show N passages per answer (now {k})
+  :sources    list the articles in the corpus
+  :quit       leave (Ctrl-D works too; Ctrl-C cancels the line)"""
+
+
+class _Session:
+    """State shared by the terminal and the piped loops: the bot, k, and where output goes."""
+
+    def __init__(self, bot: Qabot, k: int, out: Callable[[object], None]) -> None:
+        self.bot = bot
+        self.k = k
+        self.out = out
+
+    def handle(self, line: str, render: Callable[..., object]) -> bool:
+        """Run one line; False means quit."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.startswith(":"):
+            return self._command(line)
+        try:
+            self.out(render(self.bot.ask(line, k=self.k)))
+        except QabotError as exc:
+            self.out(f"error: {exc}")
+        return True
+
+    def _command(self, line: str) -> bool:
+        name, _, arg = line[1:].partition(" ")
+        name = name.lower()
+        if name in {"q", "quit", "exit"}:
+            return False
+        if name in {"h", "help", "?"}:
+            self.out(HELP.format(k=self.k))
+        elif name == "k":
+            if arg.strip().isdigit() and 1 <= int(arg) <= 50:
+                self.k = int(arg)
+                self.out(f"Showing {self.k} passage{'s' if self.k > 1 else ''} per answer.")
+            else:
+                self.out("usage: :k N, with N from 1 to 50")
+        elif name == "sources":
+            for c in self.bot.sources():
+                self.out(f"- {citation_line(c)}")
+        else:
+            self.out(f"unknown command :{name}; type :help")
+        return True
+
+
+def run_repl(bot: Qabot, settings: Settings, stdin: TextIO | None = None) -> None:
+    """Interactive on a terminal; otherwise read questions from stdin and print plain answers."""
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        session = _Session(bot, settings.top_k, lambda s: print(f"{s}\n", flush=True))
+        for line in stdin:
+            if not session.handle(line, plain_answer):
+                break
+        return
+    _interactive(bot, settings)
+
+
+def _interactive(bot: Qabot, settings: Settings) -> None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+
+    console = Console()
+    history: History
+    path = Path(settings.history_file).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        history = FileHistory(str(path))
+    except OSError as exc:
+        console.print(f"[dim]history not saved ({exc.strerror}: {path})[/dim]")
+        history = InMemoryHistory()
+    stats = bot.stats()
+    console.print(f"[bold]qabot[/bold] — {stats.documents} document(s), {stats.chunks} chunks. "
+                  "Ask a question; :help for commands, Ctrl-D to quit.")
+    with console.status("Loading the model…", spinner="dots"):
+        bot.warm_up()
+    session = _Session(bot, settings.top_k, console.print)
+    prompt: PromptSession[str] = PromptSession(history=history)
+    while True:
+        try:
+            line = prompt.prompt("? ")
+        except KeyboardInterrupt:
+            continue  # Ctrl-C drops the line being typed
+        except EOFError:
+            break
+        try:
+            if not session.handle(line, rich_answer):
+                break
+        except KeyboardInterrupt:
+            console.print("[dim](cancelled)[/dim]")
+    console.print("Bye.")

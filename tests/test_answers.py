@@ -1,0 +1,127 @@
+"""Questions on the shipped article, answered by the real model, FAISS, BM25 and SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qabot.embed import Embedder
+from qabot.engine import Qabot
+from qabot.errors import QabotError
+from qabot.index import build_index, open_index
+from qabot.config import load_settings
+from qabot.records import Answer
+from qabot.render import plain_answer
+from tests.conftest import CORPUS, write
+
+ARTICLE = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")
+OFF_TOPIC = [line.strip() for line in
+             (Path(__file__).parent / "data" / "off_topic.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+
+
+def verbatim(quote: str) -> str:
+    return quote.removeprefix("… ").removesuffix(" …")
+
+
+def check_passages(answer: Answer) -> None:
+    for p in answer.passages:
+        assert verbatim(p.quote) in ARTICLE
+        assert p.highlight in p.quote
+        assert p.quote[p.highlight_at:].startswith(p.highlight)
+        assert len(p.quote) <= 700 + 4
+        assert p.citation.date == "2025-07-22"
+        assert p.citation.path == "000_d5078016723e65e9.txt"
+
+
+def test_recruits_count_quotes_the_sentence_with_900(bot: Qabot) -> None:
+    answer = bot.ask("Combien de recrues sont arrivées au camp de Bougouni ?")
+    assert answer.answered and answer.lang == "fr"
+    best = answer.passages[0]
+    assert "900 nouvelles recrues" in best.quote
+    assert "900 nouvelles recrues" in best.highlight
+    check_passages(answer)
+
+
+def test_minister_question_quotes_abdoulaye_diop(bot: Qabot) -> None:
+    answer = bot.ask("Quel ministre a reçu l'envoyé américain ?")
+    assert answer.answered
+    assert "Abdoulaye Diop" in answer.passages[0].highlight
+    check_passages(answer)
+
+
+def test_english_question_finds_the_french_sentence_on_six_months(bot: Qabot) -> None:
+    answer = bot.ask("How long is the training of the recruits at Bougouni?")
+    assert answer.answered and answer.lang == "en"
+    assert "formation de six mois" in answer.passages[0].quote
+    check_passages(answer)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_not_answered(bot: Qabot, question: str) -> None:
+    answer = bot.ask(question)
+    assert not answer.answered
+    assert answer.passages == []
+
+
+def test_no_answer_is_said_in_the_question_language(bot: Qabot) -> None:
+    assert plain_answer(bot.ask("Quelle est la recette de la tarte tatin ?")) == (
+        "Le corpus ne contient rien qui réponde à cette question.")
+    assert plain_answer(bot.ask("How do I knit a scarf?")) == "Nothing in the corpus answers that."
+
+
+def test_passages_never_repeat_text(bot: Qabot) -> None:
+    answer = bot.ask("Que disent les autorités maliennes et américaines sur le Mali ?", k=5)
+    spans = sorted((p.start, p.end) for p in answer.passages)
+    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        assert e1 <= s2, "two passages overlap"
+    check_passages(answer)
+
+
+def test_quote_is_one_to_three_sentences_of_one_paragraph(bot: Qabot) -> None:
+    answer = bot.ask("Quel ministre a reçu l'envoyé américain ?", k=3)
+    for p in answer.passages:
+        text = verbatim(p.quote)
+        assert "\n" not in text
+        assert 1 <= text.count(". ") + 1 <= 3
+
+
+def test_k_limits_the_passages(bot: Qabot) -> None:
+    assert len(bot.ask("Stevens Mali Bamako terrorisme", k=1).passages) == 1
+
+
+def test_json_shape(bot: Qabot) -> None:
+    data = bot.ask("Quel ministre a reçu l'envoyé américain ?").to_json()
+    assert set(data) == {"question", "answered", "passages"}
+    assert set(data["passages"][0]) >= {"quote", "highlight", "title", "date", "source", "url",
+                                        "score"}
+
+
+def test_empty_and_huge_questions_are_refused_clearly(bot: Qabot) -> None:
+    with pytest.raises(QabotError, match="the question is empty"):
+        bot.ask("   ")
+    with pytest.raises(QabotError, match="ask in at most"):
+        bot.ask("Mali " * 1000)
+
+
+def test_multi_document_corpus_cites_the_right_article(tmp_path: Path, embedder: Embedder) -> None:
+    write(tmp_path / "c" / "mali.txt", ARTICLE)
+    write(tmp_path / "c" / "weather.md", "---\ntitle: Storm warning\ndate: 2025-08-01\n"
+          "source: Met Office\nurl: https://example.org/storm\nlang: en\n---\n"
+          "A severe storm will hit the coast of Brittany on Friday. Winds of 120 km/h are "
+          "expected near Brest. Ferries to the islands are cancelled until Saturday.\n")
+    write(tmp_path / "c" / "feed.jsonl",
+          '{"id": "fr-velo", "title": "Tour de France", "lang": "fr", "text": "Le Tour de '
+          'France partira de Lille en 2025. La première étape fera 185 kilomètres."}\n')
+    settings = load_settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i")
+    summary = build_index(settings, embedder=embedder)
+    assert summary.documents == 3
+    bot = Qabot(settings, open_index(settings), embedder)
+    storm = bot.ask("How strong will the winds be near Brest?")
+    assert storm.passages[0].citation.title == "Storm warning"
+    assert storm.passages[0].citation.url == "https://example.org/storm"
+    assert "120 km/h" in storm.passages[0].highlight
+    tour = bot.ask("D'où part le Tour de France ?")
+    assert tour.passages[0].citation.doc_id == "fr-velo"
+    assert "Lille" in tour.passages[0].highlight
