@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-@lru_cache(maxsize=None)
+@cache
 def stopwords(lang: str) -> frozenset[str]:
     """The language's stopwords, both accented and folded."""
     import bm25s.stopwords as sw
@@ -72,7 +72,7 @@ def stopwords(lang: str) -> frozenset[str]:
     return frozenset(base | {fold_accents(w) for w in base})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     import Stemmer
 

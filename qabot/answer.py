@@ -10,7 +10,7 @@ from qabot.records import Answer, Citation, Document, Passage
 from qabot.retrieve import Candidate, Query
 from qabot.store import StoredSentence
 
-__all__ = ["QuoteBuilder", "MAX_SENTENCES"]
+__all__ = ["MAX_SENTENCES", "QuoteBuilder"]
 
 MAX_SENTENCES = 3
 _ELLIPSIS = "…"
@@ -51,7 +51,7 @@ class QuoteBuilder:
             around = {s.sentence.ordinal: s for s in self.index.store.sentences(
                 chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES)}
 
-            def cover(ordinal: int) -> float:
+            def cover(ordinal: int, around: dict[int, StoredSentence] = around) -> float:
                 return query.sentence_score(set(around[ordinal].terms))
 
             best = max(range(chunk.first, chunk.last + 1), key=lambda o: (cover(o), -o))

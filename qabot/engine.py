@@ -11,7 +11,7 @@ from qabot.index import IndexStats, OpenIndex, embedder_for, open_index
 from qabot.records import Answer, Citation
 from qabot.retrieve import Mode, Retriever
 
-__all__ = ["Qabot", "question_language", "MAX_QUESTION_CHARS"]
+__all__ = ["MAX_QUESTION_CHARS", "Qabot", "question_language"]
 
 MAX_QUESTION_CHARS = 2000
 

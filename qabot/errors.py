@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
-    "QabotError",
     "ConfigError",
-    "NoIndexError",
-    "IndexMismatchError",
-    "IndexCorruptError",
-    "ModelLoadError",
     "CorpusError",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "ModelLoadError",
+    "NoIndexError",
+    "QabotError",
 ]
 
 

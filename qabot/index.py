@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
         "documents": len(data.documents),
         "chunks": len(data.chunks),
         "fingerprint": fingerprint,
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     path = write_index(settings.index_dir, data, vectors, meta)
     return IndexSummary(len(data.documents), len(data.chunks), report.warnings,
@@ -269,7 +269,7 @@ class IndexStats:
     @property
     def age_seconds(self) -> float:
         built = datetime.fromisoformat(self.built_at)
-        return (datetime.now(timezone.utc) - built).total_seconds()
+        return (datetime.now(UTC) - built).total_seconds()
 
 
 def _no_index(settings: Settings) -> NoIndexError:

@@ -11,7 +11,7 @@ import numpy as np
 
 from qabot.errors import IndexCorruptError
 
-__all__ = ["LexicalIndex", "K1"]
+__all__ = ["K1", "LexicalIndex"]
 
 K1 = 1.5  # bm25s's default; a term seen once in a chunk of average length scores idf / (1 + K1)
 _PREFIX = 5  # characters an unknown term must share with a known one to stand in for it

@@ -14,7 +14,7 @@ from qabot.analyze import detect_language
 from qabot.errors import CorpusError
 from qabot.records import Document
 
-__all__ = ["LoadReport", "load_corpus", "load_file", "SUPPORTED_SUFFIXES"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "load_corpus", "load_file"]
 
 _HEADER_KEYS = {"title", "date", "url", "source", "lang", "language"}
 _HEADER_LINE = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
@@ -111,11 +111,11 @@ def _document(rel: str, *, text: str, title: str | None = None, doc_id: str | No
     if not body.strip():
         raise _Skip("no text")
     lang_code = _lang_code(lang) or detect_language(body)
-    fields = {"title": _clean(title) or Path(rel).stem.replace("_", " "), "date": _clean(date),
-              "url": _clean(url), "source": _clean(source)}
+    title_text = _clean(title) or Path(rel).stem.replace("_", " ")
+    fields = [title_text, _clean(date), _clean(url), _clean(source)]
     digest = hashlib.sha256(json.dumps([fields, lang_code, body]).encode()).hexdigest()
-    return Document(id=doc_id or rel, text=body, path=rel, lang=lang_code, content_hash=digest,
-                    **fields)
+    return Document(id=doc_id or rel, title=title_text, text=body, path=rel, lang=lang_code,
+                    content_hash=digest, date=fields[1], url=fields[2], source=fields[3])
 
 
 def _clean(value: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Document", "Sentence", "Chunk", "Citation", "Passage", "Answer"]
+__all__ = ["Answer", "Chunk", "Citation", "Document", "Passage", "Sentence"]
 
 
 @dataclass(frozen=True, slots=True)

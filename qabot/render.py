@@ -9,7 +9,7 @@ from rich.text import Text
 from qabot.messages import say
 from qabot.records import Answer, Citation, Passage
 
-__all__ = ["plain_answer", "rich_answer", "citation_line"]
+__all__ = ["citation_line", "plain_answer", "rich_answer"]
 
 
 def citation_line(c: Citation) -> str:

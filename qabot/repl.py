@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.text import Text
 
 from qabot.config import Settings
 from qabot.engine import Qabot
 from qabot.errors import QabotError
 from qabot.render import citation_line, plain_answer, rich_answer
 
-__all__ = ["run_repl", "HELP"]
+__all__ = ["HELP", "run_repl"]
 
 HELP = """Type a question and press Enter. Commands:
   :help       this help
@@ -81,7 +82,7 @@ def _interactive(bot: Qabot, settings: Settings) -> None:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-    console = Console()
+    console = Console(highlight=False)
     history: History
     path = Path(settings.history_file).expanduser()
     try:
@@ -96,11 +97,13 @@ def _interactive(bot: Qabot, settings: Settings) -> None:
                   "Ask a question; :help for commands, Ctrl-D to quit.")
     with console.status("Loading the model…", spinner="dots"):
         bot.warm_up()
-    session = _Session(bot, settings.top_k, console.print)
+    # Plain strings (help, sources, errors) are printed as text, never parsed as rich markup.
+    session = _Session(bot, settings.top_k,
+                       lambda obj: console.print(Text(obj) if isinstance(obj, str) else obj))
     prompt: PromptSession[str] = PromptSession(history=history)
     while True:
         try:
-            line = prompt.prompt("? ")
+            line = prompt.prompt("qabot> ")
         except KeyboardInterrupt:
             continue  # Ctrl-C drops the line being typed
         except EOFError:

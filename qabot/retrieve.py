@@ -13,7 +13,7 @@ from qabot.embed import Embedder
 from qabot.errors import IndexMismatchError
 from qabot.index import OpenIndex
 
-__all__ = ["Candidate", "Mode", "Query", "Retriever", "MODES"]
+__all__ = ["MODES", "Candidate", "Mode", "Query", "Retriever"]
 
 Mode = Literal["hybrid", "lexical", "dense", "rrf"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
@@ -68,9 +68,7 @@ class Query:
         asks for ("Combien de recrues…" -> the sentence with "900")."""
         score = self.coverage(terms)
         if self.wants == "number" and any(
-                t.isdigit() or t.startswith(_NUMBER_STEMS) for t in terms):
-            score += ANSWER_TYPE_BONUS
-        elif self.wants == "time" and any(
+                t.isdigit() or t.startswith(_NUMBER_STEMS) for t in terms) or self.wants == "time" and any(
                 _YEAR.match(t) or t.startswith(_MONTH_STEMS) for t in terms):
             score += ANSWER_TYPE_BONUS
         return score

@@ -12,7 +12,7 @@ from typing import Any
 
 from qabot.records import Chunk, Document, Sentence
 
-__all__ = ["Store", "StoredSentence", "StoredChunk"]
+__all__ = ["Store", "StoredChunk", "StoredSentence"]
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
+from qabot.config import load_settings
 from qabot.embed import Embedder
 from qabot.engine import Qabot
 from qabot.errors import QabotError
 from qabot.index import build_index, open_index
-from qabot.config import load_settings
 from qabot.records import Answer
 from qabot.render import plain_answer
 from tests.conftest import CORPUS, write
@@ -74,7 +75,7 @@ def test_no_answer_is_said_in_the_question_language(bot: Qabot) -> None:
 def test_passages_never_repeat_text(bot: Qabot) -> None:
     answer = bot.ask("Que disent les autorités maliennes et américaines sur le Mali ?", k=5)
     spans = sorted((p.start, p.end) for p in answer.passages)
-    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+    for (s1, e1), (s2, e2) in itertools.pairwise(spans):
         assert e1 <= s2, "two passages overlap"
     check_passages(answer)
 

@@ -28,8 +28,8 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     ("name", "value", "message"),
     [
         ("QABOT_TOP_K", "abc", "invalid setting QABOT_TOP_K='abc': Input should be a valid integer"),
-        ("QABOT_TOP_K", "0", "invalid setting QABOT_TOP_K='0': Input should be greater than or "
-                             "equal to 1"),
+        ("QABOT_TOP_K", "0", ("invalid setting QABOT_TOP_K='0': Input should be greater than or "
+                             "equal to 1")),
         ("QABOT_MIN_SCORE", "2", "invalid setting QABOT_MIN_SCORE='2'"),
         ("QABOT_LOG_LEVEL", "loud", "invalid setting QABOT_LOG_LEVEL='LOUD'"),
         ("QABOT_EMBEDDING_MODEL", " ", "invalid setting QABOT_EMBEDDING_MODEL=' ': must name"),

@@ -70,8 +70,8 @@ def test_jsonl_articles_and_bad_lines(tmp_path: Path) -> None:
     assert report.documents[0].path == "feed/news.jsonl:1"
     assert report.documents[0].source == "Wire"
     assert report.warnings == [
-        "feed/news.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes), "
-        "line skipped",
+        ("feed/news.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes), "
+        "line skipped"),
         "feed/news.jsonl:3: missing text, line skipped",
         "feed/news.jsonl:4: not a JSON object, line skipped",
     ]
@@ -95,8 +95,8 @@ def test_broken_files_are_skipped_with_one_warning_each(tmp_path: Path) -> None:
         "empty.md: empty file, skipped",
         "image.txt: binary file, not text, skipped",
         "latin1.txt: not valid UTF-8 (byte 9); re-save it as UTF-8, skipped",
-        "report.pdf: unsupported file type .pdf; use one of .txt, .md, .markdown, .html, .htm, "
-        ".jsonl, skipped",
+        ("report.pdf: unsupported file type .pdf; use one of .txt, .md, .markdown, .html, .htm, "
+        ".jsonl, skipped"),
     ]
 
 

@@ -1,0 +1,173 @@
+"""Indexing throughput and warm query latency, each beside its bare baseline in the same run.
+
+Usage: python bench/speed.py [--dataset PIAF.json] [--sizes 1000,10000,100000]
+                             [--index-chunks 200] [--questions 100]
+
+Prints one JSON object:
+- indexing: qabot's whole `build_index` (load, split, analyze, chunk, embed, FAISS, BM25,
+  SQLite) in chunks/s, beside bare `SentenceTransformer.encode` of the same passages with the
+  same batch size (target: ratio >= 0.9);
+- latency at each size: p50/p95 of `Qabot.ask` in-process (warm), beside bare query
+  embedding of the same questions (target at 100k chunks: p50 <= 1.5 x bare).
+
+Synthetic corpora for the latency runs are PIAF dev sentences shuffled into ~100-word
+articles, one chunk each. Embedding 100k chunks would take hours on a laptop CPU, so their vectors are the
+real embeddings of a few hundred PIAF chunks plus small noise: the FAISS and BM25 work per
+question is that of a real index of that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qabot.config import load_settings
+from qabot.engine import Qabot
+from qabot.index import build_index, embedder_for, open_index, prepare, write_index
+from qabot.records import Document
+from qabot.sentences import split_sentences
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"
+
+
+def piaf(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    articles = [(a["title"], "\n\n".join(p["context"] for p in a["paragraphs"])) for a in data]
+    questions = [qa["question"] for a in data for p in a["paragraphs"] for qa in p["qas"]]
+    return articles, questions
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def bench_indexing(articles: list[tuple[str, str]], n_chunks: int, tmp: Path) -> dict[str, float]:
+    corpus = tmp / "idx-corpus"
+    corpus.mkdir()
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp / "idx-index")
+    embedder = embedder_for(settings)
+    # Articles until about n_chunks chunks (about 1.4 PIAF paragraphs a chunk).
+    words = 0
+    with open(corpus / "articles.jsonl", "w", encoding="utf-8") as fh:
+        for i, (title, text) in enumerate(articles * 10):
+            fh.write(json.dumps({"id": f"a{i}", "title": title, "text": text, "lang": "fr"},
+                                ensure_ascii=False) + "\n")
+            words += len(text.split())
+            if words >= n_chunks * 170:
+                break
+    docs = [Document(f"a{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
+    embedder.encode_passages(["warm up"] * 8)
+    t = time.perf_counter()
+    summary = build_index(settings, rebuild=True, embedder=embedder)
+    qabot_s = time.perf_counter() - t
+    # The same passages qabot embedded, re-derived the way qabot derives them.
+    from qabot.load import load_corpus
+
+    passages = prepare(load_corpus(corpus).documents, embedder, settings).passages
+    assert len(passages) == summary.chunks
+    t = time.perf_counter()
+    embedder.model.encode(passages, batch_size=settings.batch_size, normalize_embeddings=True)
+    bare_s = time.perf_counter() - t
+    del docs
+    return {"chunks": summary.chunks,
+            "qabot_chunks_per_s": round(summary.chunks / qabot_s, 2),
+            "bare_encode_chunks_per_s": round(len(passages) / bare_s, 2),
+            "ratio": round(bare_s / qabot_s, 3)}
+
+
+def synthetic_index(size: int, sentences: list[str], base: np.ndarray, tmp: Path,
+                    embedder: object) -> Path:
+    rng = random.Random(size)
+    nrng = np.random.default_rng(size)
+    settings = load_settings(corpus_dir=tmp, index_dir=tmp / f"syn-{size}")
+    docs = []
+    for i in range(size):
+        words, picked = 0, []
+        while words < 90:  # one chunk per article: under the model's 256-token budget
+            s = rng.choice(sentences)
+            picked.append(s)
+            words += len(s.split())
+        text = " ".join(picked)
+        docs.append(Document(f"s{i}", f"Article {i}", text, f"s{i}.txt", "fr",
+                             hashlib.sha1(text.encode()).hexdigest()))
+    data = prepare(docs, embedder, settings)  # type: ignore[arg-type]
+    n = len(data.chunks)
+    vectors = base[nrng.integers(0, len(base), n)] + nrng.normal(0, 0.03, (n, base.shape[1]))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    meta = {"format_version": 1, "model": settings.embedding_model,
+            "dimension": int(base.shape[1]), "passage_prompt": "", "languages": ["fr"],
+            "documents": len(docs), "chunks": n, "fingerprint": "synthetic",
+            "built_at": "2026-01-01T00:00:00+00:00"}
+    write_index(settings.index_dir, data, vectors, meta)
+    return settings.index_dir
+
+
+def bench_latency(size: int, sentences: list[str], base: np.ndarray, questions: list[str],
+                  tmp: Path) -> dict[str, float]:
+    settings = load_settings(corpus_dir=tmp, index_dir=tmp / f"syn-{size}")
+    embedder = embedder_for(settings)
+    t = time.perf_counter()
+    synthetic_index(size, sentences, base, tmp, embedder)
+    build_s = time.perf_counter() - t
+    bot = Qabot(settings, open_index(settings), embedder)
+    for q in questions[:5]:
+        bot.ask(q)
+        embedder.encode_query(q)
+    bare, full = [], []
+    for q in questions:  # interleaved so both see the same machine state
+        t = time.perf_counter()
+        embedder.model.encode(q, normalize_embeddings=True)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bot.ask(q)
+        full.append(time.perf_counter() - t)
+    ms = 1000
+    return {"chunks": int(bot.index.meta["chunks"]), "build_s": round(build_s, 1),
+            "qabot_p50_ms": round(pct(full, 50) * ms, 2),
+            "qabot_p95_ms": round(pct(full, 95) * ms, 2),
+            "bare_query_embedding_p50_ms": round(pct(bare, 50) * ms, 2),
+            "bare_query_embedding_p95_ms": round(pct(bare, 95) * ms, 2),
+            "p50_ratio": round(statistics.median(full) / statistics.median(bare), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default=str(DEFAULT))
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--index-chunks", type=int, default=200)
+    ap.add_argument("--questions", type=int, default=100)
+    args = ap.parse_args()
+    articles, questions = piaf(Path(args.dataset))
+    random.Random(0).shuffle(questions)
+    questions = questions[: args.questions]
+    report: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        print("indexing…", file=sys.stderr)
+        report["indexing"] = bench_indexing(articles, args.index_chunks, tmp)
+        print(report["indexing"], file=sys.stderr)
+        sentences = [text[s.start:s.end] for _, text in articles for s in split_sentences(text)]
+        settings = load_settings()
+        embedder = embedder_for(settings)
+        base_docs = [Document(f"b{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
+        base = embedder.encode_passages(prepare(base_docs, embedder, settings).passages)
+        report["latency"] = {}
+        for size in (int(s) for s in args.sizes.split(",")):
+            print(f"latency at {size} chunks…", file=sys.stderr)
+            result = bench_latency(size, sentences, base, questions, tmp)
+            report["latency"][str(size)] = result  # type: ignore[index]
+            print(result, file=sys.stderr)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The `qabot` command as a user runs it: real processes, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from qabot.config import Settings
+from tests.conftest import CORPUS, write
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "qabot", *args], input=stdin, text=True, check=False,
+                          capture_output=True, env=full_env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture()
+def index_env(shipped_settings: Settings, tmp_path: Path) -> dict[str, str]:
+    return {"QABOT_INDEX_DIR": str(shipped_settings.index_dir),
+            "QABOT_CORPUS_DIR": str(CORPUS),
+            "QABOT_HISTORY_FILE": str(tmp_path / "history")}
+
+
+def test_help_and_config_errors_do_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys\n"
+        "from qabot.cli import main\n"
+        "code = 0\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'transformers')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, 'CODE', code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, "--help"], text=True, capture_output=True,
+                         check=False)
+    assert "HEAVY [] CODE 0" in out.stdout
+    assert "ask" in out.stdout and "index" in out.stdout
+    env = {**os.environ, "QABOT_TOP_K": "many"}
+    out = subprocess.run([sys.executable, "-c", code, "stats"], text=True, capture_output=True,
+                         check=False,
+                         env=env)
+    assert "HEAVY [] CODE 2" in out.stdout
+
+
+def test_invalid_setting_is_one_line_and_exit_2() -> None:
+    result = run("ask", "Quoi ?", env={"QABOT_MIN_SCORE": "high"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        ("qabot: invalid setting QABOT_MIN_SCORE='high': Input should be a valid number, "
+        "unable to parse string as a number")]
+
+
+def test_no_index_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = run("ask", "Quoi ?", env={"QABOT_INDEX_DIR": str(tmp_path / "none")})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"qabot: no index in {tmp_path / 'none'}: run `qabot index` first to build it")
+    assert "Traceback" not in result.stderr
+    result = run("repl", env={"QABOT_INDEX_DIR": str(tmp_path / "none")}, stdin="Quoi ?\n")
+    assert result.returncode == 1 and "run `qabot index`" in result.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_index_reports_skipped_files_and_then_is_up_to_date(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus / "article.txt", (CORPUS / "000_d5078016723e65e9.txt").read_text())
+    write(corpus / "broken.txt", b"\xff\xfe\x00\x00garbage")
+    env = {"QABOT_CORPUS_DIR": str(corpus), "QABOT_INDEX_DIR": str(tmp_path / "index")}
+    first = run("index", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "warning: broken.txt: binary file, not text, skipped" in first.stderr
+    assert first.stdout.startswith("Indexed 1 document into ")
+    assert "1 skipped" in first.stdout
+    second = run("index", env=env)
+    assert second.stdout.startswith("Index is up to date: 1 document")
+
+
+def test_ask_json(index_env: dict[str, str]) -> None:
+    result = run("ask", "--json", "-k", "2", "Quel ministre a reçu l'envoyé américain ?",
+                 env=index_env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["question"] == "Quel ministre a reçu l'envoyé américain ?"
+    assert data["answered"] is True
+    assert 1 <= len(data["passages"]) <= 2
+    first = data["passages"][0]
+    assert "Abdoulaye Diop" in first["highlight"]
+    assert first["highlight"] in first["quote"]
+    assert first["date"] == "2025-07-22"
+    assert first["title"].startswith("Mali")
+    assert isinstance(first["score"], float)
+
+
+def test_ask_off_topic_plain_text_in_french(index_env: dict[str, str]) -> None:
+    result = run("ask", "Quelle est la recette de la tarte tatin ?", env=index_env)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "Le corpus ne contient rien qui réponde à cette question."
+    data = json.loads(run("ask", "--json", "How do I knit a scarf?", env=index_env).stdout)
+    assert data == {"question": "How do I knit a scarf?", "answered": False, "passages": []}
+
+
+def test_stats(index_env: dict[str, str]) -> None:
+    result = run("stats", env=index_env)
+    assert result.returncode == 0
+    lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines())
+    assert lines["Documents"] == "1"
+    assert lines["Model"] == "sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)"
+    assert "ago" in lines["Built"]
+    data = json.loads(run("stats", "--json", env=index_env).stdout)
+    assert data["documents"] == 1 and data["dimension"] == 384
+
+
+def test_repl_reads_questions_from_a_pipe(index_env: dict[str, str]) -> None:
+    questions = ("Combien de recrues sont arrivées au camp de Bougouni ?\n"
+                 ":k 1\n"
+                 "How do I knit a scarf?\n"
+                 ":sources\n"
+                 ":quit\n"
+                 "Never asked\n")
+    result = run("repl", env=index_env, stdin=questions)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "900 nouvelles recrues" in out
+    assert "— Mali : l’envoyé américain" in out
+    assert "Showing 1 passage per answer." in out
+    assert "Nothing in the corpus answers that." in out
+    assert "- Mali : l’envoyé américain pour le Sahel à Bamako, nouvelles recrues à Bougouni" in out
+    assert out.count("[1]") == 1
+
+
+def test_repl_in_a_terminal(index_env: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env.update(index_env, TERM="xterm", COLUMNS="200", PROMPT_TOOLKIT_NO_CPR="1")
+    child = pexpect.spawn(sys.executable, ["-m", "qabot", "repl"], env=env, encoding="utf-8",
+                          timeout=120, dimensions=(50, 200))
+    try:
+        child.expect_exact("qabot>")
+        child.sendline(":help")
+        child.expect_exact(":k N")
+        child.expect_exact("qabot>")
+        child.sendline("Quel ministre a reçu l'envoyé américain ?")
+        child.expect_exact("Abdoulaye Diop")
+        child.expect_exact("2025-07-22")
+        child.expect_exact("qabot>")
+        child.send("a line I change my mind about")
+        child.sendintr()  # Ctrl-C drops the line, the REPL goes on
+        child.expect_exact("qabot>")
+        child.sendline(":k 0")
+        child.expect_exact("usage: :k N")
+        child.expect_exact("qabot>")
+        child.sendeof()  # Ctrl-D leaves cleanly
+        child.expect_exact("Bye.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    history = (tmp_path / "history").read_text()
+    assert "Quel ministre a reçu l'envoyé américain ?" in history
+
+
+def test_python_m_and_console_script_agree() -> None:
+    script = Path(sys.executable).with_name("qabot")
+    out = subprocess.run([str(script), "--help"], text=True, capture_output=True, check=False)
+    assert out.returncode == 0 and "Usage: qabot" in out.stdout

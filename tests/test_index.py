@@ -1,0 +1,119 @@
+"""Building, reusing and refusing indexes: real model, FAISS, BM25 and SQLite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qabot.config import DEFAULT_MODEL, load_settings, resolve_model_path
+from qabot.embed import Embedder
+from qabot.engine import Qabot
+from qabot.errors import (
+    CorpusError,
+    IndexCorruptError,
+    IndexMismatchError,
+    ModelLoadError,
+    NoIndexError,
+)
+from qabot.index import build_index, current_generation, open_index, read_stats
+from tests.conftest import CORPUS, write
+
+QUESTION = "Quel ministre a reçu l'envoyé américain ?"
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS, folder)
+    return folder
+
+
+def test_index_is_reused_until_the_corpus_changes(corpus: Path, tmp_path: Path,
+                                                  embedder: Embedder) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    first = build_index(settings, embedder=embedder)
+    assert not first.up_to_date and first.documents == 1 and first.chunks >= 2
+    again = build_index(settings, embedder=embedder)
+    assert again.up_to_date
+    write(corpus / "new.txt", "Title: Pluie à Bamako\nLang: fr\n\nIl a plu toute la nuit à Bamako.")
+    third = build_index(settings, embedder=embedder)
+    assert not third.up_to_date and third.documents == 2
+    # only the live generation is left on disk
+    gens = [p.name for p in (tmp_path / "index").iterdir() if p.is_dir()]
+    assert gens == [current_generation(tmp_path / "index").name]  # type: ignore[union-attr]
+    bot = Qabot(settings, open_index(settings), embedder)
+    assert "plu toute la nuit" in bot.ask("A-t-il plu à Bamako ?").passages[0].quote
+
+
+def test_stats_are_read_from_metadata(shipped_settings: object) -> None:
+    stats = read_stats(shipped_settings)  # type: ignore[arg-type]
+    assert stats.documents == 1
+    assert stats.chunks >= 2
+    assert stats.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert stats.dimension == 384
+    assert stats.languages == ("fr",)
+    assert stats.size_bytes > 10_000
+    assert 0 <= stats.age_seconds < 3600
+
+
+def test_no_index_says_to_run_qabot_index(tmp_path: Path) -> None:
+    settings = load_settings(index_dir=tmp_path / "none")
+    with pytest.raises(NoIndexError, match="run `qabot index`"):
+        open_index(settings)
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    write(tmp_path / "c" / "notes.pdf", b"%PDF")
+    settings = load_settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i")
+    with pytest.raises(CorpusError, match="no articles to index .* 1 skipped"):
+        build_index(settings)
+
+
+def test_index_of_another_model_is_refused(shipped_settings: object, tmp_path: Path) -> None:
+    other = load_settings(index_dir=shipped_settings.index_dir,  # type: ignore[attr-defined]
+                          embedding_model=str(tmp_path))
+    with pytest.raises(IndexMismatchError, match="built with model .* run `qabot index --rebuild`"):
+        open_index(other)
+
+
+def test_model_of_another_dimension_is_refused(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer, models
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(resolve_model_path(DEFAULT_MODEL), model_dir)
+    settings = load_settings(corpus_dir=CORPUS, index_dir=tmp_path / "index",
+                             embedding_model=str(model_dir))
+    build_index(settings)
+    # The same name now holds a model whose vectors are 128-dimensional.
+    base = SentenceTransformer(str(model_dir), device="cpu")
+    dense = models.Dense(in_features=384, out_features=128)
+    SentenceTransformer(modules=[*base, dense], device="cpu").save(str(model_dir))
+    bot = Qabot.open(settings)
+    with pytest.raises(IndexMismatchError, match="dimension 128, the index holds dimension 384"):
+        bot.ask(QUESTION)
+
+
+def test_failed_rebuild_leaves_the_previous_index_usable(corpus: Path, tmp_path: Path,
+                                                         embedder: Embedder) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    before = current_generation(settings.index_dir)
+    broken = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                           embedding_model=str(tmp_path / "no-such-model"))
+    with pytest.raises(ModelLoadError, match="cannot load embedding model"):
+        build_index(broken, rebuild=True)
+    assert current_generation(settings.index_dir) == before
+    bot = Qabot(settings, open_index(settings), embedder)
+    assert "Abdoulaye Diop" in bot.ask(QUESTION).passages[0].highlight
+
+
+def test_truncated_dense_file_is_reported_with_the_fix(corpus: Path, tmp_path: Path,
+                                                       embedder: Embedder) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    dense = current_generation(settings.index_dir) / "dense.faiss"  # type: ignore[operator]
+    dense.write_bytes(dense.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match="qabot index --rebuild"):
+        open_index(settings)
