@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:
+    except Exception as exc:  # the edge: users get one line, never a traceback
         code = getattr(exc, "exit_code", None)
         if hasattr(exc, "show") and isinstance(code, int):
             exc.show()  # a usage error, as click words it (typer may vendor its own click)

@@ -62,10 +62,11 @@ class Settings(BaseSettings):
 
     @field_validator("embedding_model")
     @classmethod
-    def _non_empty(cls, value: str) -> str:
+    def _model_name(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must name a sentence-transformers model or a local folder")
-        return value.strip()
+        # One name for the default model, so an index built under an alias is still its own.
+        return DEFAULT_MODEL if value.strip() in _DEFAULT_ALIASES else value.strip()
 
     @model_validator(mode="after")
     def _weights(self) -> Settings:

@@ -66,12 +66,13 @@ class Query:
     def sentence_score(self, terms: set[str]) -> float:
         """Coverage, plus a bonus when the sentence holds a number or a date the question
         asks for ("Combien de recrues…" -> the sentence with "900")."""
-        score = self.coverage(terms)
-        if self.wants == "number" and any(
-                t.isdigit() or t.startswith(_NUMBER_STEMS) for t in terms) or self.wants == "time" and any(
-                _YEAR.match(t) or t.startswith(_MONTH_STEMS) for t in terms):
-            score += ANSWER_TYPE_BONUS
-        return score
+        if self.wants == "number":
+            holds = any(t.isdigit() or t.startswith(_NUMBER_STEMS) for t in terms)
+        elif self.wants == "time":
+            holds = any(_YEAR.match(t) or t.startswith(_MONTH_STEMS) for t in terms)
+        else:
+            holds = False
+        return self.coverage(terms) + (ANSWER_TYPE_BONUS if holds else 0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,3 +63,7 @@ def test_other_models_pass_through(tmp_path: Path) -> None:
     assert resolve_model_path("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
     assert resolve_model_path(str(tmp_path)) == str(tmp_path)
     assert Settings(embedding_model=str(tmp_path)).embedding_model == str(tmp_path)
+
+
+def test_aliases_of_the_default_model_are_one_name() -> None:
+    assert Settings(embedding_model="all-MiniLM-L6-v2").embedding_model == DEFAULT_MODEL
