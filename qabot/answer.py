@@ -45,7 +45,7 @@ class QuoteBuilder:
         stored = self.index.store.chunks([c.chunk_id for c in pool])
         for cand in pool:
             if cand.chunk_id not in stored:
-                break
+                continue
             chunk = stored[cand.chunk_id]
             doc = self.index.store.document(chunk.doc_id)
             around = {s.sentence.ordinal: s for s in self.index.store.sentences(
@@ -109,8 +109,7 @@ class QuoteBuilder:
         highlight = quote[hl_start:hl_end]
         before = d.sentences.get(d.first - 1)
         after = d.sentences.get(d.last + 1)
-        if (before is not None and before.sentence.para == para) or (
-                before is None and d.first > 0 and _para_continues(text, start)):
+        if before is not None and before.sentence.para == para:
             quote, hl_start = f"{_ELLIPSIS} {quote}", hl_start + 2
         if (after is not None and after.sentence.para == para) and not quote.endswith(_ELLIPSIS):
             quote = f"{quote} {_ELLIPSIS}"
@@ -145,8 +144,3 @@ def _cut_at_word(text: str, limit: int) -> int:
     space = text.rfind(" ", 0, limit)
     return space if space > limit // 2 else limit
 
-
-def _para_continues(text: str, start: int) -> bool:
-    """True when text right before `start` is not a paragraph break."""
-    head = text[:start].rstrip(" \t")
-    return bool(head) and not head.endswith("\n")

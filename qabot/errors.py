@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "CorpusError",
+    "IndexBusyError",
     "IndexCorruptError",
     "IndexMismatchError",
     "ModelLoadError",
@@ -35,6 +36,10 @@ class IndexMismatchError(QabotError):
 
 class IndexCorruptError(QabotError):
     """An index file is missing or unreadable."""
+
+
+class IndexBusyError(QabotError):
+    """Another process is writing the index."""
 
 
 class ModelLoadError(QabotError):

@@ -6,6 +6,8 @@ and is replaced atomically, so a failed or interrupted build leaves the previous
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -13,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,13 @@ from qabot.chunk import chunk_document
 from qabot.config import Settings
 from qabot.dense import DenseIndex
 from qabot.embed import Embedder
-from qabot.errors import CorpusError, IndexCorruptError, IndexMismatchError, NoIndexError
+from qabot.errors import (
+    CorpusError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    NoIndexError,
+)
 from qabot.lexical import LexicalIndex
 from qabot.load import LoadReport, load_corpus
 from qabot.records import Chunk, Document
@@ -120,7 +128,9 @@ def prepare(docs: list[Document], embedder: Embedder, settings: Settings) -> Ind
 
 def write_index(index_dir: Path, data: IndexData, vectors: np.ndarray,
                 meta: dict[str, Any]) -> Path:
-    """Write a new generation and make it current atomically; returns its folder."""
+    """Write a new generation and make it current atomically; returns its folder.
+
+    The caller holds `writer_lock`, so leftovers of interrupted builds can be removed here."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=".building-", dir=index_dir))
@@ -191,6 +201,33 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
         if existing is not None and existing.get("fingerprint") == fingerprint:
             return IndexSummary(existing["documents"], existing["chunks"], report.warnings,
                                 time.perf_counter() - started, up_to_date=True)
+    with writer_lock(settings.index_dir):
+        path, documents, chunks = _build(settings, report, fingerprint, embedder, progress)
+    return IndexSummary(documents, chunks, report.warnings, time.perf_counter() - started,
+                        path=path)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time. The kernel drops the lock when its process dies, so a crashed
+    `qabot index` never leaves a stale lock behind."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                f"another `qabot index` is writing {index_dir}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build(settings: Settings, report: LoadReport, fingerprint: str,
+           embedder: Embedder | None, progress: bool) -> tuple[Path, int, int]:
     embedder = embedder or embedder_for(settings)
     data = prepare(report.documents, embedder, settings)
     vectors = embed_passages(embedder, data.passages, progress=progress)
@@ -206,8 +243,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     path = write_index(settings.index_dir, data, vectors, meta)
-    return IndexSummary(len(data.documents), len(data.chunks), report.warnings,
-                        time.perf_counter() - started, path=path)
+    return path, len(data.documents), len(data.chunks)
 
 
 def embedder_for(settings: Settings) -> Embedder:

@@ -131,7 +131,8 @@ def _lang_code(value: Any) -> str | None:
 
 
 def _load_txt(text: str, path: Path) -> dict[str, Any]:
-    """Optional `Key: value` header block, ended by a blank line; else the first line is the title."""
+    """Optional `Key: value` header lines (Title, Date, URL, Source, Lang) at the top, usually
+    followed by a blank line; without them, a short first line is the title."""
     lines = text.split("\n")
     meta: dict[str, str] = {}
     i = 0
@@ -141,11 +142,9 @@ def _load_txt(text: str, path: Path) -> dict[str, Any]:
             break
         meta[m.group(1).lower()] = m.group(2)
         i += 1
-    if meta and (i == len(lines) or not lines[i].strip()):
-        body = "\n".join(lines[i:])
-    else:
-        meta, body = {}, text
-        first = body.lstrip("\n").split("\n", 1)
+    body = "\n".join(lines[i:])
+    if not meta:
+        first = text.lstrip("\n").split("\n", 1)
         if len(first) == 2 and 0 < len(first[0].strip()) <= _TITLE_MAX:
             meta["title"], body = first[0].strip(), first[1]
     return {"text": body, "title": meta.get("title"), "date": meta.get("date"),

@@ -7,22 +7,39 @@ from collections.abc import Iterator
 
 from qabot.records import Sentence
 
-__all__ = ["split_paragraphs", "split_sentences"]
+__all__ = ["MAX_SENTENCE_CHARS", "split_paragraphs", "split_sentences"]
+
+#: Longer "sentences" (unpunctuated text, transcripts, lists) are cut at a clause or word
+#: boundary, so that a quote can always show the part that matched.
+MAX_SENTENCE_CHARS = 600
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
 
 # Written here rather than taken from pysbd: pysbd splits French "Dr. House" and "U.S. Marines",
 # is unmaintained since 2021 and costs ~0.5 ms a sentence; these rules are small and exact.
 
 # Titles before a name: a capitalized word after them is the name, never a new sentence.
-_TITLES = frozenset(
-    ["m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "drs", "pr", "me", "mgr", "st", "ste", "mr", "mrs", "ms", "prof", "gen", "gén", "col", "cdt", "lt", "sgt", "capt", "gov", "sen", "rep", "rev", "hon", "sgt", "maj", "adm"]
+_TITLES = _set(
+    "m mm mme mmes mlle mlles dr drs pr me mgr st ste mr mrs ms prof gen gén col cdt lt sgt "
+    "capt gov sen rep rev hon sgt maj adm"
 )
 # Other abbreviations: a new sentence may follow them only if it opens with a function word.
-_ABBREVIATIONS = frozenset(
-    ["etc", "cf", "vs", "env", "ex", "fig", "vol", "p", "pp", "ch", "art", "av", "bd", "no", "nos", "tel", "tél", "approx", "inc", "ltd", "co", "corp", "jr", "sr", "jan", "janv", "feb", "fév", "févr", "mar", "apr", "avr", "aug", "sep", "sept", "oct", "nov", "dec", "déc", "i.e", "e.g", "av.", "j.-c"]
+_ABBREVIATIONS = _set(
+    "etc cf vs env ex fig vol p pp ch art av bd no nos tel tél approx inc ltd co corp jr sr "
+    "jan janv feb fév févr mar apr avr aug sep sept oct nov dec déc i.e e.g av. j.-c"
 )
 # Capitalized function words that open sentences in French and English news.
-_STARTERS = frozenset(
-    ["le", "la", "les", "l", "un", "une", "des", "du", "de", "ce", "cet", "cette", "ces", "il", "ils", "elle", "elles", "on", "nous", "vous", "je", "mais", "et", "ou", "donc", "or", "ni", "car", "en", "dans", "sur", "pour", "par", "avec", "selon", "après", "avant", "depuis", "lors", "pendant", "quand", "si", "au", "aux", "son", "sa", "ses", "leur", "leurs", "mon", "ma", "mes", "cela", "ceci", "c", "qui", "que", "quoi", "comment", "pourquoi", "où", "ainsi", "toutefois", "cependant", "pourtant", "enfin", "puis", "alors", "the", "a", "an", "this", "that", "these", "those", "he", "she", "it", "they", "we", "you", "i", "but", "and", "or", "so", "yet", "in", "on", "at", "for", "by", "with", "after", "before", "since", "during", "when", "if", "his", "her", "its", "their", "our", "my", "there", "here", "what", "who", "why", "how", "where", "however", "meanwhile", "then", "also"]
+_STARTERS = _set(
+    """le la les l un une des du de ce cet cette ces il ils elle elles on nous vous je mais et
+    ou donc or ni car en dans sur pour par avec selon après avant depuis lors pendant quand si
+    au aux son sa ses leur leurs mon ma mes cela ceci c qui que quoi comment pourquoi où ainsi
+    toutefois cependant pourtant enfin puis alors
+    the a an this that these those he she it they we you i but and or so yet in on at for by
+    with after before since during when if his her its their our my there here what who why
+    how where however meanwhile then also"""
 )
 
 # Blank lines, and a line break before a Markdown heading, list item or quote.
@@ -66,14 +83,34 @@ def split_sentences(text: str) -> list[Sentence]:
     """Split `text` into sentences; each `Sentence` spans `text[start:end]` exactly."""
     out: list[Sentence] = []
     for para, (p_start, p_end) in enumerate(split_paragraphs(text)):
+        cuts = [*_boundaries(text, p_start, p_end), p_end]
         start = p_start
-        for cut in _boundaries(text, p_start, p_end):
+        for cut in cuts:
             for s, e in _trimmed(text, start, cut):
-                out.append(Sentence(len(out), s, e, para))
+                for piece_start, piece_end in _pieces(text, s, e):
+                    out.append(Sentence(len(out), piece_start, piece_end, para))
             start = cut
-        for s, e in _trimmed(text, start, p_end):
-            out.append(Sentence(len(out), s, e, para))
     return out
+
+
+def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Cut an over-long sentence after a semicolon, colon or comma, else between words."""
+    while end - start > MAX_SENTENCE_CHARS:
+        lo, hi = start + MAX_SENTENCE_CHARS // 2, start + MAX_SENTENCE_CHARS
+        cut = -1
+        for mark in ("; ", ": ", ", ", " "):
+            cut = text.rfind(mark, lo, hi)
+            if cut != -1:
+                cut += len(mark.rstrip())
+                break
+        if cut == -1:
+            cut = hi  # one unbroken token: cut it anyway
+        yield from _trimmed(text, start, cut)
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        yield start, end
 
 
 def _boundaries(text: str, start: int, end: int) -> Iterator[int]:

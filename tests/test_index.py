@@ -117,3 +117,13 @@ def test_truncated_dense_file_is_reported_with_the_fix(corpus: Path, tmp_path: P
     dense.write_bytes(dense.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="qabot index --rebuild"):
         open_index(settings)
+
+
+def test_a_second_writer_is_turned_away(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    from qabot.errors import IndexBusyError
+    from qabot.index import writer_lock
+
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    with writer_lock(settings.index_dir), pytest.raises(IndexBusyError, match="another"):
+        build_index(settings, embedder=embedder)
+    assert build_index(settings, embedder=embedder).documents == 1  # free again

@@ -67,3 +67,15 @@ def test_offsets_are_exact_on_the_shipped_article() -> None:
 def test_paragraphs_are_trimmed() -> None:
     text = "  a  \n \n b "
     assert [text[s:e] for s, e in split_paragraphs(text)] == ["a", "b"]
+
+
+def test_overlong_sentences_are_cut_at_clause_then_word_boundaries() -> None:
+    clause = "une liste de mots sans point final " * 5  # 175 characters
+    text = "; ".join([clause.strip()] * 6) + "."
+    got = sentences(text)
+    assert len(got) > 1
+    assert all(len(s) <= 600 for s in got)
+    assert all(s.endswith(";") for s in got[:-1])
+    assert " ".join(got) == text
+    unbroken = "x" * 1300
+    assert [len(s) for s in sentences(unbroken)] == [600, 600, 100]
