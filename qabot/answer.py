@@ -68,12 +68,12 @@ class QuoteBuilder:
     def _span_chars(self, around: dict[int, StoredSentence], first: int, last: int) -> int:
         return around[last].sentence.end - around[first].sentence.start
 
-    def _fits(self, d: _Draft, first: int, last: int) -> bool:
+    def _fits(self, sentences: dict[int, StoredSentence], first: int, last: int) -> bool:
         """Whether sentences first..last make one quote: few enough, short enough, one paragraph."""
-        ends = [d.sentences.get(first), d.sentences.get(last)]
-        return (last - first + 1 <= MAX_SENTENCES and ends[0] is not None and ends[1] is not None
-                and ends[0].sentence.para == ends[1].sentence.para
-                and self._span_chars(d.sentences, first, last) <= self.max_chars)
+        head, tail = sentences.get(first), sentences.get(last)
+        return (last - first + 1 <= MAX_SENTENCES and head is not None and tail is not None
+                and head.sentence.para == tail.sentence.para
+                and self._span_chars(sentences, first, last) <= self.max_chars)
 
     def _widen(self, best: int, around: dict[int, StoredSentence],
                cover: Callable[[int], float]) -> tuple[int, int]:
@@ -118,7 +118,8 @@ class QuoteBuilder:
         return Passage(quote, highlight, citation, d.score, start, end, hl_start)
 
 
-def _merge(drafts: list[_Draft], fits: Callable[[_Draft, int, int], bool]) -> list[_Draft]:
+def _merge(drafts: list[_Draft],
+           fits: Callable[[dict[int, StoredSentence], int, int], bool]) -> list[_Draft]:
     """Join passages of one article that overlap or touch when the union still fits a quote;
     otherwise drop the weaker of two overlapping ones."""
     kept: list[_Draft] = []
@@ -130,8 +131,9 @@ def _merge(drafts: list[_Draft], fits: Callable[[_Draft, int, int], bool]) -> li
             if not overlap and d.first != k.last + 1 and k.first != d.last + 1:
                 continue
             lo, hi = min(k.first, d.first), max(k.last, d.last)
-            if fits(k, lo, hi):
-                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, {**d.sentences, **k.sentences})
+            sentences = {**d.sentences, **k.sentences}
+            if fits(sentences, lo, hi):
+                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, sentences)
                 break
             if overlap:
                 break

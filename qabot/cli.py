@@ -138,11 +138,8 @@ def sources(ctx: typer.Context) -> None:
     from qabot.index import open_index
     from qabot.render import citation_line
 
-    index = open_index(_settings(ctx))
-    for doc_id, title, date, source, url, path in index.store.documents():
-        from qabot.records import Citation
-
-        typer.echo(citation_line(Citation(title, date, source, url, path, doc_id)))
+    for citation in open_index(_settings(ctx)).store.citations():
+        typer.echo(citation_line(citation))
 
 
 def _plural(n: int, word: str) -> str:

@@ -60,7 +60,6 @@ class Qabot:
         return IndexStats.from_meta(self.index.meta, self.index.path)
 
     def sources(self) -> list[Citation]:
-        return [Citation(title, date, source, url, path, doc_id)
-                for doc_id, title, date, source, url, path in self.index.store.documents()]
+        return self.index.store.citations()
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -345,8 +346,13 @@ def open_index(settings: Settings) -> OpenIndex:
             f"the index in {settings.index_dir} is incomplete ({gen.name} is missing files); "
             "run `qabot index --rebuild`"
         )
-    store = Store.open(gen / _STORE)
-    meta = store.meta()
+    try:
+        store = Store.open(gen / _STORE)
+        meta = store.meta()
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorruptError(
+            f"cannot read {gen / _STORE} ({exc}); run `qabot index --rebuild`"
+        ) from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index in {settings.index_dir} has format {meta.get('format_version')}, "

@@ -43,13 +43,24 @@ ANSWER_TYPE_BONUS = 0.1
 @dataclass(frozen=True, slots=True)
 class Query:
     """A question, analyzed: each term group is a question term and the known terms that may
-    stand for it; `weights` say how much each group matters (smoothed idf)."""
+    stand for it, with the idf of the question term."""
 
     text: str
     lang: str
     groups: tuple[tuple[str, ...], ...]
-    weights: tuple[float, ...]
+    idf: tuple[float, ...]
     wants: Literal["number", "time"] | None = None
+
+    @property
+    def ideal(self) -> float:
+        """Sum of idf: what BM25 scores are measured against."""
+        return sum(self.idf)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """How much each group counts in coverage: idf + 1, since in a small corpus every known
+        term looks common, yet every question term still matters."""
+        return tuple(1.0 + w for w in self.idf)
 
     @property
     def terms(self) -> list[str]:
@@ -105,12 +116,11 @@ class Retriever:
             terms.extend(Analyzer(lang, extra).terms(question))
         lexical = self.index.lexical
         groups = tuple((t, *lexical.expand(t)) for t in dict.fromkeys(terms))
-        # +1: in a small corpus every known term looks common; question terms still all count.
-        weights = tuple(1.0 + lexical.idf(g[0]) for g in groups)
+        idf = tuple(lexical.idf(g[0]) for g in groups)
         wants: Literal["number", "time"] | None = (
             "number" if _WANTS_NUMBER.search(question)
             else "time" if _WANTS_TIME.search(question) else None)
-        return Query(question, question_lang, groups, weights, wants)
+        return Query(question, question_lang, groups, idf, wants)
 
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
@@ -138,8 +148,7 @@ class Retriever:
                 pool[cid] = None
                 dense_rank[cid] = rank
                 dense_scores[cid] = sim
-        ideal = sum(self.index.lexical.idf(g[0]) for g in query.groups)
-        lexical = self.index.lexical.scores(query.terms, ideal) if use_lexical else None
+        lexical = self.index.lexical.scores(query.terms, query.ideal) if use_lexical else None
         if lexical is not None and len(lexical):
             top = _top(lexical, n)
             for rank, cid in enumerate(top.tolist()):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qabot.records import Chunk, Document, Sentence
+from qabot.records import Chunk, Citation, Document, Sentence
 
 __all__ = ["Store", "StoredChunk", "StoredSentence"]
 
@@ -142,12 +142,13 @@ class Store:
             self._doc_cache[doc_id] = doc
         return doc
 
-    def documents(self) -> list[tuple[str, str, str | None, str | None, str | None, str]]:
-        """(id, title, date, source, url, path) of every document, by title."""
+    def citations(self) -> list[Citation]:
+        """How to cite every document, by title."""
         with self._lock:
-            return self._conn.execute(
-                "SELECT id, title, date, source, url, path FROM documents ORDER BY title, id"
+            rows = self._conn.execute(
+                "SELECT title, date, source, url, path, id FROM documents ORDER BY title, id"
             ).fetchall()
+        return [Citation(*row) for row in rows]
 
     def count(self, table: str) -> int:
         if table not in {"documents", "chunks", "sentences"}:

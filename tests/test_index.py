@@ -127,3 +127,13 @@ def test_a_second_writer_is_turned_away(corpus: Path, tmp_path: Path, embedder: 
     with writer_lock(settings.index_dir), pytest.raises(IndexBusyError, match="another"):
         build_index(settings, embedder=embedder)
     assert build_index(settings, embedder=embedder).documents == 1  # free again
+
+
+def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: Path,
+                                                        embedder: Embedder) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    store = current_generation(settings.index_dir) / "qabot.sqlite"  # type: ignore[operator]
+    store.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexCorruptError, match="qabot index --rebuild"):
+        open_index(settings)
