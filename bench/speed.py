@@ -161,7 +161,7 @@ def main() -> None:
         base_docs = [Document(f"b{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
         base = embedder.encode_passages(prepare(base_docs, embedder, settings).passages)
         report["latency"] = {}
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s):
             print(f"latency at {size} chunks…", file=sys.stderr)
             result = bench_latency(size, sentences, base, questions, tmp)
             report["latency"][str(size)] = result  # type: ignore[index]

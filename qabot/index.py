@@ -188,9 +188,10 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
     started = time.perf_counter()
     report: LoadReport = load_corpus(settings.corpus_dir)
     for warning in report.warnings:
-        log.warning("%s", warning)
         if on_warning:
             on_warning(warning)
+        else:
+            log.warning("%s", warning)
     if not report.documents:
         raise CorpusError(
             f"no articles to index in {settings.corpus_dir} "

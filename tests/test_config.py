@@ -67,3 +67,14 @@ def test_other_models_pass_through(tmp_path: Path) -> None:
 
 def test_aliases_of_the_default_model_are_one_name() -> None:
     assert Settings(embedding_model="all-MiniLM-L6-v2").embedding_model == DEFAULT_MODEL
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    from tests.conftest import REPO
+
+    lines = (REPO / ".env.example").read_text().splitlines()
+    for name in Settings.model_fields:
+        variable = f"QABOT_{name.upper()}="
+        where = [i for i, line in enumerate(lines) if line.startswith(variable)]
+        assert where, f"{variable} missing from .env.example"
+        assert any(lines[j].startswith("#") for j in range(max(0, where[0] - 3), where[0]))
