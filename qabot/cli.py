@@ -106,19 +106,32 @@ def repl(ctx: typer.Context) -> None:
 
 
 @app.command()
+def bot(ctx: typer.Context) -> None:
+    """Run the Telegram bot (QABOT_TELEGRAM_TOKEN; webhook mode with QABOT_TELEGRAM_WEBHOOK_URL)."""
+    from qabot.telegram.run import run_bot
+
+    run_bot(_settings(ctx))
+
+
+@app.command()
 def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Documents, chunks, model, index size and age."""
+    from qabot.feedback import read_counts
     from qabot.index import read_stats
 
-    s = read_stats(_settings(ctx))
+    settings = _settings(ctx)
+    s = read_stats(settings)
+    votes = read_counts(settings.index_dir)
     if as_json:
         typer.echo(json.dumps({"documents": s.documents, "chunks": s.chunks, "model": s.model,
                                "dimension": s.dimension, "languages": list(s.languages),
                                "size_bytes": s.size_bytes, "built_at": s.built_at,
-                               "age_seconds": round(s.age_seconds), "path": str(s.path)}))
+                               "age_seconds": round(s.age_seconds), "path": str(s.path),
+                               "feedback": {"up": votes.up if votes else 0,
+                                            "down": votes.down if votes else 0}}))
         return
     rows = [
         ("Documents", str(s.documents)),
@@ -127,6 +140,7 @@ def stats(
         ("Model", f"{s.model} ({s.dimension} dimensions)"),
         ("Index", f"{s.path} ({_size(s.size_bytes)})"),
         ("Built", f"{s.built_at} ({_age(s.age_seconds)} ago)"),
+        ("Feedback", f"{votes.up} 👍, {votes.down} 👎" if votes else "none yet"),
     ]
     for name, value in rows:
         typer.echo(f"{name:<10} {value}")

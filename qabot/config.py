@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qabot.errors import ConfigError
 
@@ -17,6 +18,10 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
 ENV_PREFIX = "QABOT_"
+TELEGRAM_API = "https://api.telegram.org/bot"
+_TOKEN = re.compile(r"^[0-9]{5,}:[A-Za-z0-9_-]{30,}$")
+
+IdList = Annotated[list[int], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -27,6 +32,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # `QABOT_TELEGRAM_TOKEN=` copied from .env.example means unset
         validate_default=True,
     )
 
@@ -55,6 +61,19 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
+    # Telegram front end (`qabot bot`).
+    telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
+    telegram_api_url: str = Field(TELEGRAM_API, description="Bot API base URL, token appended.")
+    telegram_webhook_url: str | None = Field(None, description="Public URL: webhook mode if set.")
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    telegram_webhook_path: str = "telegram"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_allowed_chats: IdList = Field(default_factory=list)
+    telegram_admin_ids: IdList = Field(default_factory=list)
+    telegram_rate_limit: int = Field(10, ge=1, le=1000, description="Questions a user a minute.")
+    telegram_max_question_chars: int = Field(500, ge=10, le=4000)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -67,6 +86,33 @@ class Settings(BaseSettings):
             raise ValueError("must name a sentence-transformers model or a local folder")
         # One name for the default model, so an index built under an alias is still its own.
         return DEFAULT_MODEL if value.strip() in _DEFAULT_ALIASES else value.strip()
+
+    @field_validator("telegram_allowed_chats", "telegram_admin_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        if isinstance(value, str):  # "123, -100456" from the environment
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            try:
+                return [int(p) for p in parts if p]
+            except ValueError:
+                raise ValueError("must be comma-separated numeric ids, e.g. 12345,-10067890")
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN.match(value.get_secret_value().strip()):
+            # Never echo the value: it is a secret, even when mistyped.
+            raise ValueError("does not look like a bot token from @BotFather (123456:ABC-...)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
+                                                  value.get_secret_value()):
+            raise ValueError("may hold only letters, digits, _ and -, at most 256 of them")
+        return value
 
     @model_validator(mode="after")
     def _weights(self) -> Settings:
@@ -110,6 +156,7 @@ def _describe(exc: ValidationError) -> str:
     if loc:
         field = str(loc[0])
         value = err.get("input")
-        shown = f"={value!r}" if isinstance(value, (str, int, float)) else ""
+        secret = "token" in field or "secret" in field
+        shown = f"={value!r}" if isinstance(value, (str, int, float)) and not secret else ""
         return f"invalid setting {ENV_PREFIX}{field.upper()}{shown}: {msg}"
     return f"invalid settings: {msg}"

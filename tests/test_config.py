@@ -78,3 +78,11 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
         where = [i for i, line in enumerate(lines) if line.startswith(variable)]
         assert where, f"{variable} missing from .env.example"
         assert any(lines[j].startswith("#") for j in range(max(0, where[0] - 3), where[0]))
+
+
+def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    (tmp_path / ".env").write_text((REPO / ".env.example").read_text())
+    loaded = load_settings()
+    assert loaded.model_dump() == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]

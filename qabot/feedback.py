@@ -1,0 +1,73 @@
+"""Feedback on answers (👍/👎), kept in SQLite beside the index generations so rebuilds keep it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FeedbackCounts", "FeedbackStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, chat_id INTEGER NOT NULL,
+    user_id INTEGER, question TEXT NOT NULL, answer_ids TEXT NOT NULL, vote INTEGER NOT NULL
+);
+"""
+FILENAME = "feedback.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackCounts:
+    up: int
+    down: int
+
+
+class FeedbackStore:
+    """Append-only votes: the question, which passages were shown, +1 or -1, chat and time."""
+
+    def __init__(self, index_dir: Path) -> None:
+        Path(index_dir).mkdir(parents=True, exist_ok=True)
+        self.path = Path(index_dir) / FILENAME
+        self._conn = sqlite3.connect(self.path, check_same_thread=False)
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def record(self, *, chat_id: int, user_id: int | None, question: str,
+               answer_ids: list[str], vote: int) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO feedback (time, chat_id, user_id, question, answer_ids, vote) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), chat_id, user_id, question, json.dumps(answer_ids), vote),
+            )
+
+    def counts(self) -> FeedbackCounts:
+        with self._lock:
+            up, down = self._conn.execute(
+                "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback"
+            ).fetchone()
+        return FeedbackCounts(int(up), int(down))
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def read_counts(index_dir: Path) -> FeedbackCounts | None:
+    """Counts without creating anything; None when no vote was ever stored."""
+    path = Path(index_dir) / FILENAME
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        up, down = conn.execute(
+            "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback"
+        ).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+    return FeedbackCounts(int(up), int(down))
