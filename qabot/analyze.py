@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import cache
 from typing import TYPE_CHECKING
@@ -72,12 +73,18 @@ def stopwords(lang: str) -> frozenset[str]:
     return frozenset(base | {fold_accents(w) for w in base})
 
 
-@cache
-def _stemmer(lang: str) -> Stemmer.Stemmer | None:
-    import Stemmer
+_local = threading.local()
 
-    entry = LANGUAGES.get(lang)
-    return Stemmer.Stemmer(entry[0]) if entry else None
+
+def _stemmer(lang: str) -> Stemmer.Stemmer | None:
+    """One stemmer per language and thread: a Snowball stemmer keeps state between calls."""
+    stemmers: dict[str, Stemmer.Stemmer | None] = _local.__dict__.setdefault("stemmers", {})
+    if lang not in stemmers:
+        import Stemmer
+
+        entry = LANGUAGES.get(lang)
+        stemmers[lang] = Stemmer.Stemmer(entry[0]) if entry else None
+    return stemmers[lang]
 
 
 def detect_language(text: str, candidates: tuple[str, ...] = tuple(LANGUAGES), default: str = "en") -> str:

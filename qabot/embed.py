@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,16 @@ class Embedder:
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
+        # Hugging Face fast tokenizers are not safe to call from two threads at once
+        # ("Already borrowed"); the bot asks from worker threads.
+        self._lock = threading.RLock()
 
     @property
     def model(self) -> SentenceTransformer:
-        if self._model is None:
-            self._model = self._load()
-        return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
 
     def _load(self) -> SentenceTransformer:
         path = resolve_model_path(self.name)
@@ -79,7 +84,8 @@ class Embedder:
         if not texts:
             return []
         tokenizer: Any = self.model.tokenizer
-        ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        with self._lock:
+            ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(x) for x in ids]
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -91,11 +97,12 @@ class Embedder:
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
