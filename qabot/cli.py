@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -53,26 +54,54 @@ def _open(settings: Settings) -> Qabot:
 @app.command()
 def index(
     ctx: typer.Context,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even if up to date.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over instead of updating.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep watching the corpus folder and "
+                                                        "update on every change, until Ctrl-C.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Index the corpus folder (skipped when the index is already up to date)."""
-    from qabot.index import build_index
+    """Bring the index up to date with the corpus folder (only what changed is embedded)."""
+    settings = _settings(ctx)
+    _update(settings, rebuild=rebuild, quiet=quiet)
+    if watch:
+        from qabot.watch import watch_corpus
+
+        typer.echo(f"Watching {settings.corpus_dir} for changes; Ctrl-C stops.", err=True)
+        watch_corpus(settings, lambda: _update(settings, rebuild=False, quiet=True))
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Article files to add.", exists=True,
+                                                dir_okay=False, readable=True)],
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite corpus files of the "
+                                                            "same name.")] = False,
+) -> None:
+    """Copy article files into the corpus folder and index them, in one step."""
+    from qabot.load import copy_into_corpus
 
     settings = _settings(ctx)
+    for line in copy_into_corpus(paths, settings.corpus_dir, replace=replace):
+        typer.echo(line)
+    _update(settings, rebuild=False, quiet=False)
+
+
+def _update(settings: Settings, *, rebuild: bool, quiet: bool) -> None:
+    from qabot.update import build_index
 
     def warn(line: str) -> None:
         typer.echo(f"warning: {line}", err=True)
 
-    summary = build_index(settings, rebuild=rebuild, progress=not quiet and sys.stderr.isatty(),
-                          on_warning=warn)
-    skipped = f"; {len(summary.warnings)} skipped (see warnings above)" if summary.warnings else ""
-    docs = _plural(summary.documents, "document")
-    if summary.up_to_date:
-        typer.echo(f"Index is up to date: {docs}, {_plural(summary.chunks, 'chunk')}{skipped}.")
+    s = build_index(settings, rebuild=rebuild, progress=not quiet and sys.stderr.isatty(),
+                    on_warning=warn)
+    total = f"{_plural(s.documents, 'document')}, {_plural(s.chunks, 'chunk')}"
+    skipped = f", {len(s.warnings)} skipped (see warnings above)" if s.warnings else ""
+    if s.up_to_date:
+        typer.echo(f"Index is up to date: {total}{skipped}.")
     else:
-        typer.echo(f"Indexed {docs} into {_plural(summary.chunks, 'chunk')} in "
-                   f"{summary.seconds:.1f} s{skipped}. Index: {settings.index_dir}")
+        typer.echo(f"Index updated in {s.seconds:.1f} s: {s.added} added, {s.updated} updated, "
+                   f"{s.removed} removed{skipped}; {total} ({s.embedded} embedded). "
+                   f"Index: {settings.index_dir}")
 
 
 @app.command()

@@ -75,12 +75,15 @@ class DenseIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of `ids`, in that order."""
+        if len(ids) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosine of the query with the stored vectors of `ids`."""
-        if len(ids) == 0:
-            return np.zeros(0, dtype=np.float32)
-        vectors = np.vstack([self._index.reconstruct(int(i)) for i in ids])
-        return (vectors @ query.astype(np.float32)).astype(np.float32)
+        return (self.vectors(ids) @ query.astype(np.float32)).astype(np.float32)
 
 
 def _tune(index: Any) -> None:

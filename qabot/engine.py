@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from qabot.analyze import detect_language
 from qabot.answer import QuoteBuilder
 from qabot.config import Settings
 from qabot.embed import Embedder
 from qabot.errors import QabotError
-from qabot.index import IndexStats, OpenIndex, embedder_for, open_index
+from qabot.index import IndexStats, OpenIndex, current_generation, open_index
 from qabot.records import Answer, Citation
 from qabot.retrieve import Mode, Retriever
+from qabot.update import embedder_for
 
 __all__ = ["MAX_QUESTION_CHARS", "Qabot", "question_language"]
 
 MAX_QUESTION_CHARS = 2000
+
+log = logging.getLogger(__name__)
 
 
 def question_language(question: str) -> str:
@@ -22,16 +28,47 @@ def question_language(question: str) -> str:
 
 
 class Qabot:
-    """Answers questions from one index with verbatim, cited quotes."""
+    """Answers questions with verbatim, cited quotes, from the live index generation: when an
+    update publishes a new one, the next question switches to it (no restart)."""
 
     def __init__(self, settings: Settings, index: OpenIndex, embedder: Embedder) -> None:
         self.settings = settings
-        self.index = index
         self.embedder = embedder
-        self.retriever = Retriever(index, embedder, settings.fusion_weights)
-        self.quotes = QuoteBuilder(index, max_chars=settings.max_quote_chars,
-                                   min_score=settings.min_score,
-                                   quote_weight=settings.quote_weight)
+        self._reload_lock = threading.Lock()
+        self._use(index)
+
+    def _use(self, index: OpenIndex) -> None:
+        # One assignment, so a question in flight keeps one whole index to the end.
+        self._parts = (index, Retriever(index, self.embedder, self.settings.fusion_weights),
+                       QuoteBuilder(index, max_chars=self.settings.max_quote_chars,
+                                    min_score=self.settings.min_score,
+                                    quote_weight=self.settings.quote_weight))
+
+    @property
+    def index(self) -> OpenIndex:
+        return self._parts[0]
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._parts[1]
+
+    def refresh(self) -> bool:
+        """Switch to a newer generation if one was published; True when it did.
+
+        Costs one small file read when nothing changed, so it runs before every question."""
+        gen = current_generation(self.settings.index_dir)
+        if gen is None or gen == self.index.path:
+            return False
+        with self._reload_lock:
+            if gen == self.index.path:
+                return False
+            try:
+                self._use(open_index(self.settings))
+            except QabotError as exc:
+                log.warning("keeping the index in use: the new one cannot be read (%s)", exc)
+                return False
+        log.info("switched to index %s", gen.name)
+        return True
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Qabot:
@@ -52,14 +89,18 @@ class Qabot:
                 f"{MAX_QUESTION_CHARS}"
             )
         k = k or self.settings.top_k
-        query = self.retriever.parse(question, question_language(question))
-        candidates = self.retriever.candidates(query, max(50, 10 * k), mode)
-        return self.quotes.answer(query, candidates, k)
+        self.refresh()
+        _, retriever, quotes = self._parts
+        query = retriever.parse(question, question_language(question))
+        candidates = retriever.candidates(query, max(50, 10 * k), mode)
+        return quotes.answer(query, candidates, k)
 
     def stats(self) -> IndexStats:
+        self.refresh()
         return IndexStats.from_meta(self.index.meta, self.index.path)
 
     def sources(self) -> list[Citation]:
+        self.refresh()
         return self.index.store.citations()
 
 

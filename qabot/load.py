@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from qabot.analyze import detect_language
 from qabot.errors import CorpusError
 from qabot.records import Document
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "load_corpus", "load_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "copy_into_corpus", "load_corpus", "load_file"]
 
 _HEADER_KEYS = {"title", "date", "url", "source", "lang", "language"}
 _HEADER_LINE = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
@@ -65,6 +67,34 @@ def load_corpus(corpus_dir: Path) -> LoadReport:
                 seen[doc_or_warning.id] = doc_or_warning.path
                 report.documents.append(doc_or_warning)
     return report
+
+
+def copy_into_corpus(paths: list[Path], corpus_dir: Path, *, replace: bool = False) -> list[str]:
+    """Copy article files into the corpus folder; one line per file says what happened.
+
+    Checks every file first, so that a refused one leaves the corpus as it was."""
+    corpus = Path(corpus_dir).expanduser()
+    plan = []
+    for src in paths:
+        if src.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(f"{src}: unsupported file type {src.suffix or '(none)'}; use one "
+                              f"of {', '.join(SUPPORTED_SUFFIXES)}")
+        dest = corpus / src.name
+        if dest.exists() and dest.read_bytes() != src.read_bytes() and not replace:
+            raise CorpusError(f"{dest} already exists with other content: rename {src.name}, "
+                              "or pass --replace to overwrite it")
+        plan.append((src, dest))
+    corpus.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for src, dest in plan:
+        if dest.exists() and dest.read_bytes() == src.read_bytes():
+            lines.append(f"{dest}: already in the corpus")
+            continue
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)  # a watcher never sees half a file
+        lines.append(f"added {dest}")
+    return lines
 
 
 def load_file(path: Path, rel: str | None = None) -> list[Document | str]:

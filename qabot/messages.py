@@ -73,10 +73,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     "reindexing": {"en": "Updating the index…", "fr": "Mise à jour de l’index…"},
     "reindexed": {
-        "en": "Index updated: {documents} article(s), {chunks} passages ({skipped} file(s) "
-              "skipped) in {seconds:.1f} s.",
-        "fr": "Index mis à jour : {documents} article(s), {chunks} passages ({skipped} "
-              "fichier(s) ignoré(s)) en {seconds:.1f} s.",
+        "en": "Index updated in {seconds:.1f} s: {added} added, {updated} updated, {removed} "
+              "removed, {skipped} skipped; now {documents} article(s), {chunks} passages.",
+        "fr": "Index mis à jour en {seconds:.1f} s : {added} ajouté(s), {updated} modifié(s), "
+              "{removed} retiré(s), {skipped} ignoré(s) ; {documents} article(s), {chunks} "
+              "passages en tout.",
     },
     "up_to_date": {"en": "The index is already up to date.",
                    "fr": "L’index est déjà à jour."},

@@ -127,6 +127,21 @@ class Store:
             ).fetchall()
         return [StoredSentence(Sentence(o, s, e, p), tuple(t.split())) for o, s, e, p, t in rows]
 
+    def content_hashes(self) -> dict[str, str]:
+        """Document id -> content hash: what the next update compares the corpus against."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT id, content_hash FROM documents").fetchall())
+
+    def document_sentences(self, doc_id: str) -> list[StoredSentence]:
+        return self.sentences(doc_id, 0, 1 << 62)
+
+    def document_chunks(self, doc_id: str) -> list[tuple[int, int, int, int, int, int]]:
+        """(id, ordinal, first, last, start, end) of a document's chunks, in order."""
+        with self._lock:
+            return self._conn.execute(
+                'SELECT id, ordinal, first, last, start, "end" FROM chunks WHERE doc_id = ? '
+                "ORDER BY ordinal", (doc_id,)).fetchall()
+
     def document(self, doc_id: str) -> Document:
         doc = self._doc_cache.get(doc_id)
         if doc is None:

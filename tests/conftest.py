@@ -11,7 +11,8 @@ import pytest
 from qabot.config import Settings, load_settings
 from qabot.embed import Embedder
 from qabot.engine import Qabot
-from qabot.index import build_index, embedder_for, open_index
+from qabot.index import open_index
+from qabot.update import build_index, embedder_for
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"

@@ -83,8 +83,8 @@ def test_index_reports_skipped_files_and_then_is_up_to_date(tmp_path: Path) -> N
     first = run("index", env=env)
     assert first.returncode == 0, first.stderr
     assert first.stderr.splitlines() == ["warning: broken.txt: binary file, not text, skipped"]
-    assert first.stdout.startswith("Indexed 1 document into ")
-    assert "1 skipped" in first.stdout
+    assert first.stdout.startswith("Index updated in ")
+    assert ": 1 added, 0 updated, 0 removed, 1 skipped (see warnings above); 1 document, " in first.stdout
     second = run("index", env=env)
     assert second.stdout.startswith("Index is up to date: 1 document")
 

@@ -17,7 +17,8 @@ from qabot.errors import (
     ModelLoadError,
     NoIndexError,
 )
-from qabot.index import build_index, current_generation, open_index, read_stats
+from qabot.index import current_generation, open_index, read_stats
+from qabot.update import build_index
 from tests.conftest import CORPUS, write
 
 QUESTION = "Quel ministre a reçu l'envoyé américain ?"
@@ -121,7 +122,7 @@ def test_truncated_dense_file_is_reported_with_the_fix(corpus: Path, tmp_path: P
 
 def test_a_second_writer_is_turned_away(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     from qabot.errors import IndexBusyError
-    from qabot.index import writer_lock
+    from qabot.generations import writer_lock
 
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     with writer_lock(settings.index_dir), pytest.raises(IndexBusyError, match="another"):

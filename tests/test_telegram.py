@@ -20,9 +20,10 @@ from qabot.config import Settings, load_settings
 from qabot.embed import Embedder
 from qabot.engine import Qabot
 from qabot.feedback import FeedbackStore
-from qabot.index import build_index, open_index
+from qabot.index import open_index
 from qabot.telegram.bot import build_application
 from qabot.telegram.format import TELEGRAM_LIMIT
+from qabot.update import build_index
 from tests.conftest import CORPUS, write
 from tests.fake_bot_api import BOT_USER, TOKEN, FakeBotApi, callback, inline_query, message
 
@@ -318,7 +319,8 @@ def test_reindex_is_for_admins_and_picks_up_new_articles(tmp_path: Path,
         api.push(message(81, "/reindex", user_id=81))
         done = await api.wait_for("sendMessage", count=2, chat_id=81, timeout=120)
         assert done[0]["text"] == "Mise à jour de l’index…"
-        assert done[1]["text"].startswith("Index mis à jour : 2 article(s)")
+        assert done[1]["text"].startswith("Index mis à jour en ")
+        assert "1 ajouté(s), 0 modifié(s), 0 retiré(s), 0 ignoré(s) ; 2 article(s)" in done[1]["text"]
         api.push(message(81, "Quels quartiers de Bamako ont été inondés ?", user_id=81))
         sent = await api.wait_for("sendMessage", count=3, chat_id=81)
         assert "violents orages ont inondé trois quartiers" in sent[2]["text"]

@@ -37,11 +37,11 @@ from qabot.config import Settings
 from qabot.engine import Qabot
 from qabot.errors import QabotError
 from qabot.feedback import FeedbackStore
-from qabot.index import IndexSummary
 from qabot.messages import say, user_language
 from qabot.records import Answer, Passage
 from qabot.telegram.format import answer_messages, citation_html, passage_html
 from qabot.telegram.limits import Allowlist, RateLimiter
+from qabot.update import IndexSummary
 
 __all__ = ["TelegramFrontEnd", "build_application"]
 
@@ -163,16 +163,15 @@ class TelegramFrontEnd:
             await message.reply_text(say("up_to_date", lang))
         else:
             await message.reply_text(say(
-                "reindexed", lang, documents=summary.documents, chunks=summary.chunks,
+                "reindexed", lang, added=summary.added, updated=summary.updated,
+                removed=summary.removed, documents=summary.documents, chunks=summary.chunks,
                 skipped=len(summary.warnings), seconds=summary.seconds))
 
     def _reindex(self) -> IndexSummary:
-        from qabot.index import build_index
+        from qabot.update import build_index
 
         summary = build_index(self.settings, embedder=self.qabot.embedder)
-        if not summary.up_to_date:
-            # Questions in flight finish on the old index; new ones see the new one.
-            self.qabot = Qabot.open(self.settings, embedder=self.qabot.embedder)
+        self.qabot.refresh()  # questions in flight finish on the old index
         return summary
 
     # -- questions -----------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Index generations on disk: one writer at a time, checksummed manifests, atomic switches.
+
+An index dir holds generation folders (`gen-<time>`) and a file CURRENT naming the live one. A
+new generation is written beside the old one under a temporary name, fsynced, renamed, and only
+then does CURRENT change (write, fsync, rename); the old generation is removed last. A process
+killed at any point leaves CURRENT naming a complete generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from qabot.errors import IndexBusyError, IndexCorruptError
+
+__all__ = ["MANIFEST", "current_generation", "new_building_dir", "publish", "verify",
+           "writer_lock"]
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_BUILDING = ".building-"
+_GEN = "gen-"
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation's folder, or None when nothing was ever published."""
+    try:
+        name = (Path(index_dir) / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return Path(index_dir) / name if name else None
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time. The kernel drops the lock when its process dies, so a crashed
+    `qabot index` never leaves a stale lock behind."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                f"another `qabot index` is writing {index_dir}; wait for it to finish"
+            ) from None
+        try:
+            _remove_leftovers(index_dir)
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def new_building_dir(index_dir: Path) -> Path:
+    """A private folder to write the next generation into (call under `writer_lock`)."""
+    return Path(tempfile.mkdtemp(prefix=_BUILDING, dir=index_dir))
+
+
+def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
+    """Checksum, fsync and rename `building`, make it CURRENT, then drop older generations."""
+    index_dir = Path(index_dir)
+    files = {}
+    for path in sorted(p for p in building.rglob("*") if p.is_file()):
+        files[path.relative_to(building).as_posix()] = {"size": path.stat().st_size,
+                                                       "sha256": _sha256(path)}
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+    _write_durably(building / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
+    final = index_dir / f"{_GEN}{time.time_ns()}"
+    building.rename(final)
+    _fsync_dir(index_dir)
+    _write_durably(index_dir / f".{CURRENT}.tmp", final.name + "\n")
+    os.replace(index_dir / f".{CURRENT}.tmp", index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    for old in index_dir.iterdir():
+        if old.is_dir() and old.name.startswith(_GEN) and old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def verify(gen: Path) -> dict[str, Any]:
+    """The generation's manifest, once every file matches its recorded size and checksum."""
+    fix = "run `qabot index --rebuild`"
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise IndexCorruptError(f"the index in {gen} has no readable manifest; {fix}") from None
+    for name, expected in files.items():
+        path = gen / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path} is missing from the index; {fix}") from None
+        if size != expected["size"] or _sha256(path) != expected["sha256"]:
+            raise IndexCorruptError(
+                f"{path} is damaged (its checksum does not match the manifest); {fix}")
+    return dict(manifest)
+
+
+def _remove_leftovers(index_dir: Path) -> None:
+    """Folders of builds that died before publishing (safe: we hold the writer lock)."""
+    for path in index_dir.iterdir():
+        if path.is_dir() and path.name.startswith(_BUILDING):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_durably(path: Path, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

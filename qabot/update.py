@@ -1,0 +1,244 @@
+"""Indexing: corpus -> sentences -> chunks -> vectors and terms -> a new index generation.
+
+Updates are incremental: documents whose id and content hash are unchanged keep their sentences,
+terms and vectors from the live generation; only new and changed documents are split, analyzed
+and embedded. Every update still writes a whole new generation (see `generations`), so the
+result is the same index a full rebuild gives, and the previous one stays usable until the
+switch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qabot.analyze import Analyzer
+from qabot.chunk import chunk_document
+from qabot.config import Settings
+from qabot.dense import DenseIndex
+from qabot.embed import Embedder
+from qabot.errors import CorpusError, QabotError
+from qabot.generations import new_building_dir, publish, writer_lock
+from qabot.index import DENSE, FORMAT_VERSION, LEXICAL, STORE, OpenIndex, open_generation
+from qabot.lexical import LexicalIndex
+from qabot.load import load_corpus
+from qabot.records import Chunk, Document, Sentence
+from qabot.sentences import split_sentences
+from qabot.store import Store
+
+__all__ = ["IndexSummary", "PreparedDoc", "build_index", "embedder_for", "passage_text",
+           "prepare", "write_generation"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexSummary:
+    """What an index update did, for the CLI and the bot to report."""
+
+    documents: int
+    chunks: int
+    warnings: list[str]
+    seconds: float
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    embedded: int = 0
+    up_to_date: bool = False
+    path: Path | None = None
+
+
+@dataclass
+class PreparedDoc:
+    """A document ready to write: its sentences and their terms, its chunks with their BM25
+    terms, and (once embedded, or reused) one vector per chunk."""
+
+    doc: Document
+    sentences: list[Sentence]
+    terms: list[list[str]]
+    chunks: list[Chunk]
+    chunk_terms: list[list[str]]
+    vectors: np.ndarray | None = None
+    passages: list[str] = field(default_factory=list)
+
+
+def passage_text(doc: Document, chunk: Chunk) -> str:
+    """What the model embeds for a chunk: the article title gives the chunk its topic."""
+    return f"{doc.title}\n\n{chunk.text}"
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    return Embedder(settings.embedding_model, device=settings.device,
+                    query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+                    batch_size=settings.batch_size)
+
+
+def config_fingerprint(settings: Settings) -> str:
+    """Changes whenever stored chunks and vectors can no longer be reused."""
+    shape = [FORMAT_VERSION, settings.embedding_model, settings.passage_prompt,
+             settings.chunk_words, settings.chunk_overlap]
+    return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
+
+
+def prepare(doc: Document, embedder: Embedder, settings: Settings) -> PreparedDoc | None:
+    """Split, analyze and chunk one document (not embedded yet); None if it has no text."""
+    sentences = split_sentences(doc.text)
+    if not sentences:
+        return None
+    analyzer = Analyzer(doc.lang)
+    texts = [doc.text[s.start:s.end] for s in sentences]
+    terms = [analyzer.terms(t) for t in texts]
+    chunks = chunk_document(
+        doc, sentences, max_words=settings.chunk_words, overlap=settings.chunk_overlap,
+        sentence_tokens=embedder.count_tokens(texts), max_tokens=embedder.max_tokens,
+    )
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms),
+                       passages=[passage_text(doc, c) for c in chunks])
+
+
+def _reuse(doc: Document, live: OpenIndex) -> PreparedDoc:
+    """An unchanged document, read back from the live generation with its vectors."""
+    stored = live.store.document_sentences(doc.id)
+    sentences = [s.sentence for s in stored]
+    terms = [list(s.terms) for s in stored]
+    rows = live.store.document_chunks(doc.id)
+    chunks = [Chunk(doc.id, ordinal, first, last, start, end, doc.text[start:end])
+              for _, ordinal, first, last, start, end in rows]
+    vectors = live.dense.vectors(np.array([r[0] for r in rows], dtype=np.int64))
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms), vectors)
+
+
+def _chunk_terms(doc: Document, chunks: list[Chunk], terms: list[list[str]]) -> list[list[str]]:
+    title = Analyzer(doc.lang).terms(doc.title)
+    return [title + [t for s in range(c.first, c.last + 1) for t in terms[s]] for c in chunks]
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False,
+                embedder: Embedder | None = None,
+                on_warning: Callable[[str], None] | None = None) -> IndexSummary:
+    """Bring the index up to date with the corpus: incremental unless `rebuild`."""
+    started = time.perf_counter()
+    report = load_corpus(settings.corpus_dir)
+    for warning in report.warnings:
+        if on_warning:
+            on_warning(warning)
+        else:
+            log.warning("%s", warning)
+    if not report.documents:
+        raise CorpusError(
+            f"no articles to index in {settings.corpus_dir} "
+            f"({report.files} files, {report.skipped} skipped): add .txt, .md, .html or .jsonl files"
+        )
+    with writer_lock(settings.index_dir):
+        live = None if rebuild else _live_index(settings)
+        known = live.store.content_hashes() if live else {}
+        current = {d.id: d.content_hash for d in report.documents}
+        added = [d for d in report.documents if d.id not in known]
+        updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
+        removed = [i for i in known if i not in current]
+        if live is not None and not (added or updated or removed):
+            return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
+                                report.warnings, time.perf_counter() - started,
+                                up_to_date=True, path=live.path)
+        fresh = {d.id for d in added + updated}
+        prepared: list[PreparedDoc] = []
+        embedder = embedder or (embedder_for(settings) if fresh else None)
+        for doc in report.documents:
+            if doc.id in fresh:
+                assert embedder is not None
+                item = prepare(doc, embedder, settings)
+            else:
+                assert live is not None
+                item = _reuse(doc, live)
+            if item is not None:
+                prepared.append(item)
+        todo = [p for p in prepared if p.vectors is None]
+        passages = [text for p in todo for text in p.passages]
+        if passages:
+            assert embedder is not None
+            vectors = embed_passages(embedder, passages, progress=progress)
+            at = 0
+            for p in todo:
+                p.vectors, at = vectors[at:at + len(p.chunks)], at + len(p.chunks)
+        path = write_generation(settings, prepared)
+        if live is not None:
+            live.store.close()
+    return IndexSummary(
+        len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
+        time.perf_counter() - started, added=len(added), updated=len(updated),
+        removed=len(removed), embedded=len(passages), path=path)
+
+
+def _live_index(settings: Settings) -> OpenIndex | None:
+    """The live generation when its chunks and vectors can be reused, else None (rebuild)."""
+    try:
+        live = open_generation(settings)
+    except QabotError as exc:
+        log.warning("rebuilding the index: %s", exc)
+        return None
+    if live is None:
+        return None
+    if live.meta.get("config") != config_fingerprint(settings):
+        log.info("settings that shape the index changed: rebuilding it")
+        live.store.close()
+        return None
+    return live
+
+
+def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -> np.ndarray:
+    """Embed in slices so the progress bar moves; each slice is still length-sorted batches."""
+    from tqdm import tqdm
+
+    step = embedder.batch_size * 8
+    parts: list[np.ndarray] = []
+    with tqdm(total=len(passages), unit="chunk", desc="Embedding", disable=not progress,
+              leave=False) as bar:
+        for i in range(0, len(passages), step):
+            parts.append(embedder.encode_passages(passages[i:i + step]))
+            bar.update(len(passages[i:i + step]))
+    return np.vstack(parts)
+
+
+def write_generation(settings: Settings, prepared: list[PreparedDoc],
+                     meta: dict[str, Any] | None = None) -> Path:
+    """Write every document into a new generation and publish it (under `writer_lock`)."""
+    building = new_building_dir(settings.index_dir)
+    vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None])
+    chunks = [c for p in prepared for c in p.chunks]
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": settings.embedding_model,
+        "dimension": int(vectors.shape[1]),
+        "config": config_fingerprint(settings),
+        "languages": sorted({p.doc.lang for p in prepared}),
+        "documents": len(prepared),
+        "chunks": len(chunks),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(meta or {}),
+    }
+    try:
+        store = Store.create(building / STORE)
+        for p in prepared:
+            store.add_document(p.doc, p.sentences, p.terms)
+        store.add_chunks(enumerate(chunks))
+        store.set_meta(meta)
+        store.commit()
+        store.close()
+        DenseIndex.build(vectors, np.arange(len(chunks), dtype=np.int64)).save(building / DENSE)
+        LexicalIndex.build([t for p in prepared for t in p.chunk_terms]).save(building / LEXICAL)
+        return publish(settings.index_dir, building,
+                       {k: meta[k] for k in ("format_version", "model", "dimension")})
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(building, ignore_errors=True)
+        raise
