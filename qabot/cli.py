@@ -61,12 +61,17 @@ def index(
 ) -> None:
     """Bring the index up to date with the corpus folder (only what changed is embedded)."""
     settings = _settings(ctx)
-    _update(settings, rebuild=rebuild, quiet=quiet)
-    if watch:
-        from qabot.watch import watch_corpus
+    if not watch:
+        _update(settings, rebuild=rebuild, quiet=quiet)
+        return
+    from qabot.watch import watch_corpus
 
-        typer.echo(f"Watching {settings.corpus_dir} for changes; Ctrl-C stops.", err=True)
-        watch_corpus(settings, lambda: _update(settings, rebuild=False, quiet=True))
+    first = [rebuild]  # --rebuild applies to the first update only
+
+    def update() -> None:
+        _update(settings, rebuild=first.pop() if first else False, quiet=True)
+
+    watch_corpus(settings, update)
 
 
 @app.command()

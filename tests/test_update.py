@@ -1,0 +1,263 @@
+"""Growing corpus: incremental updates, crash safety, live reload, `qabot add` and `--watch`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from qabot.config import Settings, load_settings
+from qabot.embed import Embedder
+from qabot.engine import Qabot
+from qabot.errors import IndexCorruptError
+from qabot.index import current_generation, open_index
+from qabot.update import build_index
+from tests.conftest import CORPUS, write
+
+MALI = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")
+
+
+def article(title: str, text: str, lang: str = "fr") -> str:
+    return f"Title: {title}\nDate: 2025-08-01\nLang: {lang}\n\n{text}\n"
+
+
+STORM = article("Orages à Bamako", "De violents orages ont inondé trois quartiers de Bamako dans "
+                "la nuit de vendredi. Les pompiers ont secouru quarante familles.")
+FLOOD = article("Crue du Niger", "Le fleuve Niger a atteint six mètres à Mopti. Les autorités "
+                "ont évacué deux villages de pêcheurs.")
+HARVEST = article("Récolte de coton", "La récolte de coton du Mali atteint 700 000 tonnes cette "
+                  "année. Les prix payés aux producteurs restent stables.")
+QUESTIONS = [
+    "Combien de recrues sont arrivées au camp de Bougouni ?",
+    "Quel ministre a reçu l'envoyé américain ?",
+    "Combien de familles les pompiers ont-ils secourues ?",
+    "Quelle hauteur le fleuve Niger a-t-il atteint à Mopti ?",
+    "Quelle est la récolte de coton du Mali ?",
+    "Quels villages ont été évacués ?",
+]
+
+
+def settings_for(root: Path) -> Settings:
+    return load_settings(corpus_dir=root / "corpus", index_dir=root / "index")
+
+
+def answers(settings: Settings, embedder: Embedder) -> list[list[tuple[str, str, float]]]:
+    bot = Qabot(settings, open_index(settings), embedder)
+    return [[(p.citation.doc_id, p.quote, round(p.score, 4)) for p in bot.ask(q, k=3).passages]
+            for q in QUESTIONS]
+
+
+def test_incremental_update_embeds_only_what_changed_and_equals_a_rebuild(
+        tmp_path: Path, embedder: Embedder) -> None:
+    inc = settings_for(tmp_path / "inc")
+    write(inc.corpus_dir / "mali.txt", MALI)
+    write(inc.corpus_dir / "storm.txt", STORM)
+    write(inc.corpus_dir / "flood.txt", FLOOD)
+    first = build_index(inc, embedder=embedder)
+    assert (first.added, first.updated, first.removed) == (3, 0, 0)
+    assert first.embedded == first.chunks
+
+    write(inc.corpus_dir / "harvest.txt", HARVEST)  # added
+    write(inc.corpus_dir / "flood.txt", FLOOD.replace("six mètres", "sept mètres"))  # changed
+    (inc.corpus_dir / "storm.txt").unlink()  # removed
+    second = build_index(inc, embedder=embedder)
+    assert (second.added, second.updated, second.removed) == (1, 1, 1)
+    assert second.embedded == 2  # one chunk each for the new and the changed article
+    assert second.documents == 3
+
+    full = settings_for(tmp_path / "full")
+    write(full.corpus_dir / "mali.txt", MALI)
+    write(full.corpus_dir / "flood.txt", FLOOD.replace("six mètres", "sept mètres"))
+    write(full.corpus_dir / "harvest.txt", HARVEST)
+    build_index(full, embedder=embedder)
+
+    incremental, rebuilt = answers(inc, embedder), answers(full, embedder)
+    assert incremental == rebuilt
+    assert any("sept mètres" in quote for _, quote, _ in incremental[3])
+    assert all("pompiers" not in quote for found in incremental for _, quote, _ in found)
+
+
+def test_nothing_changed_is_nothing_done(tmp_path: Path, embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    gen = current_generation(s.index_dir)
+    again = build_index(s, embedder=embedder)
+    assert again.up_to_date and again.embedded == 0
+    assert current_generation(s.index_dir) == gen
+
+
+def test_removing_articles_needs_no_model(tmp_path: Path, embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    write(s.corpus_dir / "storm.txt", STORM)
+    build_index(s, embedder=embedder)
+    (s.corpus_dir / "storm.txt").unlink()
+    summary = build_index(s)  # no embedder given: none is needed to drop an article
+    assert (summary.removed, summary.embedded, summary.documents) == (1, 0, 1)
+    bot = Qabot(s, open_index(s), embedder)
+    assert not bot.ask("Combien de familles les pompiers ont-ils secourues ?").answered
+
+
+def test_a_damaged_file_is_caught_by_its_checksum(tmp_path: Path, embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    gen = current_generation(s.index_dir)
+    assert gen is not None
+    target = next((gen / "lexical").glob("*.npy"))
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte, same size
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match=r"is damaged .* run `qabot index --rebuild`"):
+        open_index(s)
+    # `qabot index` repairs it: a damaged live index is rebuilt, not reused
+    assert not build_index(s, embedder=embedder).up_to_date
+    assert "Abdoulaye Diop" in Qabot(s, open_index(s), embedder).ask(
+        "Quel ministre a reçu l'envoyé américain ?").passages[0].quote
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env.update(QABOT_CORPUS_DIR=str(settings.corpus_dir), QABOT_INDEX_DIR=str(settings.index_dir))
+    return env
+
+
+def test_killed_mid_embedding_leaves_the_previous_index_usable(tmp_path: Path,
+                                                              embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    before = current_generation(s.index_dir)
+    # Enough new text that embedding takes half a minute: 150 articles of about 3 chunks.
+    body = " ".join([STORM.split("\n\n", 1)[1].strip()] * 20)
+    lines = [json.dumps({"id": f"n{i}", "title": f"Note {i}", "lang": "fr",
+                         "text": f"{body} Numéro {i}."}) for i in range(150)]
+    write(s.corpus_dir / "many.jsonl", "\n".join(lines))
+    lock = s.index_dir / ".lock"
+    lock.unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "qabot", "index"], env=_env(s),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The lock is taken before the model loads; a few seconds later, embedding is under way.
+    deadline = time.monotonic() + 120
+    while not lock.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(8)
+    assert proc.poll() is None, "the update finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert current_generation(s.index_dir) == before
+    bot = Qabot(s, open_index(s), embedder)
+    assert "Abdoulaye Diop" in bot.ask("Quel ministre a reçu l'envoyé américain ?").passages[0].quote
+    # The next run takes the lock the dead process held and completes the update.
+    done = subprocess.run([sys.executable, "-m", "qabot", "index", "-q"], env=_env(s),
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert ": 150 added, 0 updated, 0 removed" in done.stdout
+    assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".building-")]
+
+
+def test_repl_answers_from_new_articles_without_a_restart(tmp_path: Path,
+                                                         embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    env = {**_env(s), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1",
+           "QABOT_HISTORY_FILE": str(tmp_path / "history")}
+    child = pexpect.spawn(sys.executable, ["-m", "qabot", "repl"], env=env, encoding="utf-8",
+                          timeout=120, dimensions=(50, 200), cwd=str(tmp_path))
+    try:
+        child.expect_exact("qabot>")
+        child.sendline("Combien de familles les pompiers ont-ils secourues ?")
+        child.expect_exact("Le corpus ne contient rien")
+        child.expect_exact("qabot>")
+        write(s.corpus_dir / "storm.txt", STORM)
+        update = subprocess.run([sys.executable, "-m", "qabot", "index", "-q"], env=_env(s),
+                                cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert ": 1 added," in update.stdout, update.stderr
+        child.sendline("Combien de familles les pompiers ont-ils secourues ?")
+        child.expect_exact("quarante familles")
+        child.expect_exact("qabot>")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+
+
+def test_qabot_add_copies_and_indexes(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    new = write(tmp_path / "inbox" / "storm.txt", STORM)
+    run = [sys.executable, "-m", "qabot"]
+    added = subprocess.run([*run, "add", str(new)], env=_env(s), capture_output=True, text=True,
+                           check=False)
+    assert added.returncode == 0, added.stderr
+    assert f"added {s.corpus_dir / 'storm.txt'}" in added.stdout
+    assert ": 2 added, 0 updated, 0 removed" in added.stdout
+    question = "Combien de familles les pompiers ont-ils secourues ?"
+    asked = subprocess.run([*run, "ask", "--json", question], env=_env(s), capture_output=True,
+                           text=True, check=False)
+    assert "quarante familles" in asked.stdout
+    again = subprocess.run([*run, "add", str(new)], env=_env(s), capture_output=True, text=True,
+                           check=False)
+    assert "already in the corpus" in again.stdout and "Index is up to date" in again.stdout
+    write(new, FLOOD)
+    clash = subprocess.run([*run, "add", str(new)], env=_env(s), capture_output=True, text=True,
+                           check=False)
+    assert clash.returncode == 1
+    assert clash.stderr.strip() == (f"qabot: {s.corpus_dir / 'storm.txt'} already exists with "
+                                    "other content: rename storm.txt, or pass --replace to "
+                                    "overwrite it")
+    replaced = subprocess.run([*run, "add", "--replace", str(new)], env=_env(s),
+                              capture_output=True, text=True, check=False)
+    assert ": 0 added, 1 updated, 0 removed" in replaced.stdout
+    pdf = write(tmp_path / "inbox" / "scan.pdf", b"%PDF")
+    refused = subprocess.run([*run, "add", str(pdf)], env=_env(s), capture_output=True,
+                             text=True, check=False)
+    assert refused.returncode == 1 and "unsupported file type .pdf" in refused.stderr
+    assert not (s.corpus_dir / "scan.pdf").exists()
+
+
+def test_index_watch_updates_on_changes(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    proc = subprocess.Popen([sys.executable, "-m", "qabot", "index", "--watch"], env=_env(s),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0)
+    try:
+        assert ": 1 added," in readline(proc), proc.stderr.read() if proc.poll() else ""
+        write(s.corpus_dir / "storm.txt", STORM)
+        assert ": 1 added, 0 updated, 0 removed" in readline(proc)
+        (s.corpus_dir / "storm.txt").unlink()
+        assert ": 0 added, 0 updated, 1 removed" in readline(proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
+
+
+def readline(proc: subprocess.Popen[bytes], timeout: float = 120) -> str:
+    """One line of the process's output, or fail after `timeout` seconds."""
+    import select
+
+    assert proc.stdout is not None
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, remaining))
+        if not ready:
+            raise AssertionError(f"no line within {timeout} s; got {line!r}")
+        byte = proc.stdout.read(1)
+        if not byte:
+            raise AssertionError(f"the process ended; got {line!r}")
+        line += byte
+    return line.decode()
