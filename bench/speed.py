@@ -32,9 +32,11 @@ import numpy as np
 
 from qabot.config import load_settings
 from qabot.engine import Qabot
-from qabot.index import build_index, embedder_for, open_index, prepare, write_index
+from qabot.generations import writer_lock
+from qabot.index import open_index
 from qabot.records import Document
 from qabot.sentences import split_sentences
+from qabot.update import PreparedDoc, build_index, embedder_for, prepare, write_generation
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"
 
@@ -44,6 +46,12 @@ def piaf(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
     articles = [(a["title"], "\n\n".join(p["context"] for p in a["paragraphs"])) for a in data]
     questions = [qa["question"] for a in data for p in a["paragraphs"] for qa in p["qas"]]
     return articles, questions
+
+
+def prepared(doc: Document, embedder: object, settings: object) -> PreparedDoc:
+    item = prepare(doc, embedder, settings)  # type: ignore[arg-type]
+    assert item is not None
+    return item
 
 
 def pct(values: list[float], q: float) -> float:
@@ -64,7 +72,6 @@ def bench_indexing(articles: list[tuple[str, str]], n_chunks: int, tmp: Path) ->
             words += len(text.split())
             if words >= n_chunks * 170:
                 break
-    docs = [Document(f"a{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
     embedder.encode_passages(["warm up"] * 8)
     t = time.perf_counter()
     summary = build_index(settings, rebuild=True, embedder=embedder)
@@ -72,12 +79,12 @@ def bench_indexing(articles: list[tuple[str, str]], n_chunks: int, tmp: Path) ->
     # The same passages qabot embedded, re-derived the way qabot derives them.
     from qabot.load import load_corpus
 
-    passages = prepare(load_corpus(corpus).documents, embedder, settings).passages
+    passages = [t for d in load_corpus(corpus).documents
+                for t in prepared(d, embedder, settings).passages]
     assert len(passages) == summary.chunks
     t = time.perf_counter()
     embedder.model.encode(passages, batch_size=settings.batch_size, normalize_embeddings=True)
     bare_s = time.perf_counter() - t
-    del docs
     return {"chunks": summary.chunks,
             "qabot_chunks_per_s": round(summary.chunks / qabot_s, 2),
             "bare_encode_chunks_per_s": round(len(passages) / bare_s, 2),
@@ -99,15 +106,13 @@ def synthetic_index(size: int, sentences: list[str], base: np.ndarray, tmp: Path
         text = " ".join(picked)
         docs.append(Document(f"s{i}", f"Article {i}", text, f"s{i}.txt", "fr",
                              hashlib.sha1(text.encode()).hexdigest()))
-    data = prepare(docs, embedder, settings)  # type: ignore[arg-type]
-    n = len(data.chunks)
-    vectors = base[nrng.integers(0, len(base), n)] + nrng.normal(0, 0.03, (n, base.shape[1]))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    meta = {"format_version": 1, "model": settings.embedding_model,
-            "dimension": int(base.shape[1]), "passage_prompt": "", "languages": ["fr"],
-            "documents": len(docs), "chunks": n, "fingerprint": "synthetic",
-            "built_at": "2026-01-01T00:00:00+00:00"}
-    write_index(settings.index_dir, data, vectors, meta)
+    items = [prepared(d, embedder, settings) for d in docs]  # type: ignore[arg-type]
+    for item in items:
+        n = len(item.chunks)
+        noisy = base[nrng.integers(0, len(base), n)] + nrng.normal(0, 0.03, (n, base.shape[1]))
+        item.vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+    with writer_lock(settings.index_dir):
+        write_generation(settings, items)
     return settings.index_dir
 
 
@@ -159,7 +164,8 @@ def main() -> None:
         settings = load_settings()
         embedder = embedder_for(settings)
         base_docs = [Document(f"b{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
-        base = embedder.encode_passages(prepare(base_docs, embedder, settings).passages)
+        base = embedder.encode_passages(
+            [t for d in base_docs for t in prepared(d, embedder, settings).passages])
         report["latency"] = {}
         for size in (int(s) for s in args.sizes.split(",") if s):
             print(f"latency at {size} chunks…", file=sys.stderr)
