@@ -30,7 +30,7 @@ from qabot.errors import CorpusError, QabotError
 from qabot.generations import new_building_dir, publish, writer_lock
 from qabot.index import DENSE, FORMAT_VERSION, LEXICAL, STORE, OpenIndex, open_generation
 from qabot.lexical import LexicalIndex
-from qabot.load import load_corpus
+from qabot.load import LoadReport, load_corpus
 from qabot.records import Chunk, Document, Sentence
 from qabot.sentences import split_sentences
 from qabot.store import Store
@@ -140,38 +140,48 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
         )
     with writer_lock(settings.index_dir):
         live = None if rebuild else _live_index(settings)
-        known = live.store.content_hashes() if live else {}
-        current = {d.id: d.content_hash for d in report.documents}
-        added = [d for d in report.documents if d.id not in known]
-        updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
-        removed = [i for i in known if i not in current]
-        if live is not None and not (added or updated or removed):
-            return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
-                                report.warnings, time.perf_counter() - started,
-                                up_to_date=True, path=live.path)
-        fresh = {d.id for d in added + updated}
-        prepared: list[PreparedDoc] = []
-        embedder = embedder or (embedder_for(settings) if fresh else None)
-        for doc in report.documents:
-            if doc.id in fresh:
-                assert embedder is not None
-                item = prepare(doc, embedder, settings)
-            else:
-                assert live is not None
-                item = _reuse(doc, live)
-            if item is not None:
-                prepared.append(item)
-        todo = [p for p in prepared if p.vectors is None]
-        passages = [text for p in todo for text in p.passages]
-        if passages:
+        try:
+            return _update(settings, report, live, embedder, progress, started)
+        finally:
+            if live is not None:
+                live.store.close()
+
+
+def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
+            embedder: Embedder | None, progress: bool, started: float) -> IndexSummary:
+    """Reuse what is unchanged from `live`, embed the rest, publish a new generation."""
+    known = live.store.content_hashes() if live else {}
+    current = {d.id: d.content_hash for d in report.documents}
+    added = [d for d in report.documents if d.id not in known]
+    updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
+    removed = [i for i in known if i not in current]
+    if live is not None and not (added or updated or removed):
+        return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
+                            report.warnings, time.perf_counter() - started,
+                            up_to_date=True, path=live.path)
+    fresh = {d.id for d in added + updated}
+    prepared: list[PreparedDoc] = []
+    embedder = embedder or (embedder_for(settings) if fresh else None)
+    for doc in report.documents:
+        if doc.id in fresh:
             assert embedder is not None
-            vectors = embed_passages(embedder, passages, progress=progress)
-            at = 0
-            for p in todo:
-                p.vectors, at = vectors[at:at + len(p.chunks)], at + len(p.chunks)
-        path = write_generation(settings, prepared)
-        if live is not None:
-            live.store.close()
+            item = prepare(doc, embedder, settings)
+        else:
+            assert live is not None
+            item = _reuse(doc, live)
+        if item is not None:
+            prepared.append(item)
+    todo = [p for p in prepared if p.vectors is None]
+    passages = [text for p in todo for text in p.passages]
+    if passages:
+        assert embedder is not None
+        vectors = embed_passages(embedder, passages, progress=progress)
+        at = 0
+        for p in todo:
+            p.vectors, at = vectors[at:at + len(p.chunks)], at + len(p.chunks)
+    if not prepared:
+        raise CorpusError(f"no text to index in {settings.corpus_dir}")
+    path = write_generation(settings, prepared)
     return IndexSummary(
         len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
@@ -183,7 +193,7 @@ def _live_index(settings: Settings) -> OpenIndex | None:
     try:
         live = open_generation(settings)
     except QabotError as exc:
-        log.warning("rebuilding the index: %s", exc)
+        log.info("rebuilding the index: %s", exc)
         return None
     if live is None:
         return None

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from qabot.config import Settings
-from qabot.errors import QabotError
+from qabot.errors import CorpusError, QabotError
 
 __all__ = ["watch_corpus"]
 
@@ -35,6 +35,9 @@ def watch_corpus(settings: Settings, update: Callable[[], None],
             if any(p and not p.rsplit("/", 1)[-1].startswith(".") for p in paths):
                 changed.set()
 
+    if not settings.corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {settings.corpus_dir} does not exist: create it, "
+                          "or set QABOT_CORPUS_DIR")
     stop = stop or threading.Event()
     observer = Observer()
     observer.schedule(_Handler(), str(settings.corpus_dir), recursive=True)
