@@ -139,6 +139,51 @@ def repl(ctx: typer.Context) -> None:
     run_repl(_open(settings), settings)
 
 
+@app.command(name="eval")
+def evaluate_command(
+    ctx: typer.Context,
+    dataset: Annotated[Path, typer.Argument(help="A SQuAD v1 .json file.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages per question.")] = 5,
+    mode: Annotated[list[str] | None, typer.Option(
+        "--mode", help="hybrid, lexical or dense; repeat for several (default: all three).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N questions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure answer quality on a SQuAD v1 file, in a temporary index (yours is untouched)."""
+    from qabot.evaluate import evaluate, load_squad
+
+    modes = mode or ["hybrid", "lexical", "dense"]
+    bad = [m for m in modes if m not in {"hybrid", "lexical", "dense"}]
+    if bad:
+        raise QabotError(f"unknown mode {bad[0]!r}: use hybrid, lexical or dense")
+    data = load_squad(dataset)
+    count = min(limit or len(data.questions), len(data.questions))
+    from tqdm import tqdm
+
+    with tqdm(total=count * len(modes), unit="question", desc="Evaluating", leave=False,
+              disable=as_json or not sys.stderr.isatty()) as bar:
+        report = evaluate(_settings(ctx), data, modes=modes, k=k, limit=limit,  # type: ignore[arg-type]
+                          on_progress=bar.update)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{dataset.name}: {report['questions']} questions, "
+                        f"{report['documents']} articles, {report['chunks']} chunks "
+                        f"(indexed in {report['index_seconds']:.1f} s), {report['model']}")
+    columns = ["hit@1", "hit@3", "hit@5", "highlight@1", "mrr@5", "answered",
+               "latency_ms_p50", "latency_ms_p95"]
+    table.add_column("mode")
+    for name in columns:
+        table.add_column(name.replace("latency_ms_", "ms "), justify="right")
+    for name, row in report["modes"].items():
+        table.add_row(name, *(f"{row[c]:.3f}" if not c.startswith("latency") else f"{row[c]:.1f}"
+                              for c in columns))
+    Console().print(table)
+
+
 @app.command()
 def bot(ctx: typer.Context) -> None:
     """Run the Telegram bot (QABOT_TELEGRAM_TOKEN; webhook mode with QABOT_TELEGRAM_WEBHOOK_URL)."""
