@@ -8,6 +8,11 @@ from qabot.records import Chunk, Document, Sentence
 
 __all__ = ["chunk_document"]
 
+#: A chunk holding at least this share of its word budget ends at a paragraph break rather
+#: than run into the next paragraph: paragraphs are units of meaning, and BM25 over one
+#: paragraph is sharper than over the end of one and the start of the next.
+PARAGRAPH_BREAK_SHARE = 0.3
+
 
 def chunk_document(
     doc: Document,
@@ -19,7 +24,8 @@ def chunk_document(
     max_tokens: int | None = None,
 ) -> list[Chunk]:
     """Pack consecutive sentences into chunks of at most `max_words` words (and `max_tokens`
-    model tokens when token counts are given); adjacent chunks share `overlap` sentences.
+    model tokens when token counts are given); adjacent chunks share `overlap` sentences, and a
+    chunk that is long enough stops at a paragraph break.
 
     A sentence longer than the budget becomes a chunk of its own: it is never cut, so every
     chunk is exact document text that quotes can point into.
@@ -31,6 +37,9 @@ def chunk_document(
     while first < n:
         last, words, tokens = first, word_counts[first], _tokens(sentence_tokens, first)
         while last + 1 < n:
+            if (sentences[last + 1].para != sentences[last].para
+                    and words >= PARAGRAPH_BREAK_SHARE * max_words):
+                break
             more_words = words + word_counts[last + 1]
             more_tokens = tokens + _tokens(sentence_tokens, last + 1)
             if more_words > max_words or (max_tokens is not None and more_tokens > max_tokens):

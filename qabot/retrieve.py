@@ -37,7 +37,7 @@ _MONTH_STEMS = ("janvi", "fevri", "avril", "juin", "juillet", "aout", "septembr"
                 "septemb", "octob", "novemb", "decemb", "siecl", "centuri")
 _YEAR = re.compile(r"^(1[0-9]|20)[0-9]{2}$")
 #: Added to a sentence's coverage when it holds the kind of answer the question wants.
-ANSWER_TYPE_BONUS = 0.1
+ANSWER_TYPE_BONUS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
