@@ -49,6 +49,13 @@ def bot(shipped_settings: Settings, embedder: Embedder) -> Qabot:
     return Qabot(shipped_settings, open_index(shipped_settings), embedder)
 
 
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment for a `qabot` subprocess: no QABOT_* variable but the ones given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env.update(settings)
+    return env
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

@@ -12,12 +12,12 @@ import pexpect
 import pytest
 
 from qabot.config import Settings
-from tests.conftest import CORPUS, write
+from tests.conftest import CORPUS, clean_env, write
 
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    full_env = clean_env()
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "qabot", *args], input=stdin, text=True, check=False,
                           capture_output=True, env=full_env, cwd=cwd, timeout=300)
@@ -143,7 +143,7 @@ def test_repl_reads_questions_from_a_pipe(index_env: dict[str, str]) -> None:
 
 
 def test_repl_in_a_terminal(index_env: dict[str, str], tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     env.update(index_env, TERM="xterm", COLUMNS="200", PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(sys.executable, ["-m", "qabot", "repl"], env=env, encoding="utf-8",
                           timeout=120, dimensions=(50, 200))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from qabot.config import load_settings
 from qabot.embed import Embedder
 from qabot.errors import QabotError
 from qabot.evaluate import evaluate, load_squad
+from tests.conftest import clean_env
 
 SQUAD = {"version": "v1", "data": [
     {"title": "Le Louvre", "paragraphs": [{
@@ -67,7 +67,7 @@ def test_metrics_match_the_hand_worked_values(squad: Path, embedder: Embedder,
 
 
 def test_eval_json_and_table(squad: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     out = subprocess.run([sys.executable, "-m", "qabot", "eval", str(squad), "--json",
                           "--mode", "hybrid", "--mode", "lexical", "--limit", "2"], env=env,
                          cwd=tmp_path, capture_output=True, text=True, check=False)
@@ -100,7 +100,7 @@ def test_bad_datasets_are_one_clear_line(tmp_path: Path, content: str, message: 
     path.write_text(content)
     with pytest.raises(QabotError, match=message):
         load_squad(path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     out = subprocess.run([sys.executable, "-m", "qabot", "eval", str(path)], env=env,
                          cwd=tmp_path, capture_output=True, text=True, check=False)
     assert out.returncode == 1

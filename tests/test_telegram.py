@@ -4,7 +4,6 @@ index, against a Bot API server on localhost (tests/fake_bot_api.py)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -24,7 +23,7 @@ from qabot.index import open_index
 from qabot.telegram.bot import build_application
 from qabot.telegram.format import TELEGRAM_LIMIT
 from qabot.update import build_index
-from tests.conftest import CORPUS, write
+from tests.conftest import CORPUS, clean_env, write
 from tests.fake_bot_api import BOT_USER, TOKEN, FakeBotApi, callback, inline_query, message
 
 RECRUITS = "Combien de recrues sont arrivées au camp de Bougouni ?"
@@ -232,7 +231,7 @@ def test_more_and_feedback_buttons(tg_index: Settings, tg_qabot: Qabot) -> None:
     assert (counts.up, counts.down) == (1, 0)
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     env["QABOT_INDEX_DIR"] = str(tg_index.index_dir)
     stats = subprocess.run([sys.executable, "-m", "qabot", "stats"], env=env, text=True,
                            capture_output=True, check=True).stdout
@@ -417,7 +416,7 @@ def test_qabot_bot_command_polls_and_never_logs_the_token(tg_index: Settings,
     async def main() -> None:
         api = FakeBotApi()
         base = await api.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+        env = clean_env()
         env.update(QABOT_TELEGRAM_TOKEN=TOKEN, QABOT_TELEGRAM_API_URL=base,
                    QABOT_INDEX_DIR=str(tg_index.index_dir),
                    QABOT_CORPUS_DIR=str(tg_index.corpus_dir), QABOT_LOG_LEVEL="DEBUG")
@@ -444,7 +443,7 @@ def test_qabot_bot_command_polls_and_never_logs_the_token(tg_index: Settings,
 def test_bot_needs_a_well_formed_token(tmp_path: Path) -> None:
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     out = subprocess.run([sys.executable, "-m", "qabot", "bot"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 2

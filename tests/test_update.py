@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from qabot.engine import Qabot
 from qabot.errors import IndexCorruptError
 from qabot.index import current_generation, open_index
 from qabot.update import build_index
-from tests.conftest import CORPUS, write
+from tests.conftest import CORPUS, clean_env, write
 
 MALI = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")
 
@@ -125,7 +124,7 @@ def test_a_damaged_file_is_caught_by_its_checksum(tmp_path: Path, embedder: Embe
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env = clean_env()
     env.update(QABOT_CORPUS_DIR=str(settings.corpus_dir), QABOT_INDEX_DIR=str(settings.index_dir))
     return env
 
