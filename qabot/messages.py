@@ -32,6 +32,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
                "d’une question dans n’importe quelle discussion."),
     },
     "more": {"en": "More", "fr": "Plus"},
+    "inline_help": {"en": "How to ask me", "fr": "Comment me poser une question"},
     "no_more": {"en": "No more passages for this question.",
                 "fr": "Pas d’autre passage pour cette question."},
     "expired": {"en": "This answer has expired: ask the question again.",

@@ -254,6 +254,11 @@ def test_inline_mode_offers_passages_ready_to_send(tg_index: Settings, tg_qabot:
         answers = await api.wait_for("answerInlineQuery", count=2)
         assert answers[1]["results"] == []
         assert answers[1]["button"]["text"].startswith("Le corpus ne contient rien")
+        api.push(inline_query(52, "ab"))  # still typing
+        answers = await api.wait_for("answerInlineQuery", count=3)
+        assert answers[2]["results"] == []
+        assert answers[2]["button"] == {"text": "Comment me poser une question",
+                                        "start_parameter": "help"}
 
     run_scenario(tg_index, tg_qabot, scenario)
 

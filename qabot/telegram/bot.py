@@ -322,7 +322,7 @@ class TelegramFrontEnd:
             return
         question = " ".join(query.query.split())
         lang = user_language(query.from_user.language_code)
-        help_button = InlineQueryResultsButton(text=say("more", lang) + " — /help",
+        help_button = InlineQueryResultsButton(text=say("inline_help", lang),
                                                start_parameter="help")
         if len(question) < 3 or len(question) > self.settings.telegram_max_question_chars:
             await query.answer([], cache_time=5, is_personal=True, button=help_button)
