@@ -47,10 +47,7 @@ class FeedbackStore:
 
     def counts(self) -> FeedbackCounts:
         with self._lock:
-            up, down = self._conn.execute(
-                "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback"
-            ).fetchone()
-        return FeedbackCounts(int(up), int(down))
+            return _counts(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -63,11 +60,15 @@ def read_counts(index_dir: Path) -> FeedbackCounts | None:
         return None
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        up, down = conn.execute(
-            "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback"
-        ).fetchone()
+        return _counts(conn)
     except sqlite3.DatabaseError:
         return None
     finally:
         conn.close()
+
+
+def _counts(conn: sqlite3.Connection) -> FeedbackCounts:
+    up, down = conn.execute(
+        "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback"
+    ).fetchone()
     return FeedbackCounts(int(up), int(down))

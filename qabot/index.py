@@ -71,16 +71,19 @@ def read_stats(settings: Settings) -> IndexStats:
     gen = current_generation(settings.index_dir)
     if gen is None:
         raise _no_index(settings)
+    store, meta = _open_store(gen)
+    store.close()
+    return IndexStats.from_meta(meta, gen)
+
+
+def _open_store(gen: Path) -> tuple[Store, dict[str, Any]]:
+    """The generation's metadata store and its meta table; an unreadable file gets the fix."""
     try:
         store = Store.open(gen / STORE)
-        try:
-            meta = store.meta()
-        finally:
-            store.close()
+        return store, store.meta()
     except sqlite3.DatabaseError as exc:
-        raise IndexCorruptError(f"cannot read {gen / STORE} ({exc}); "
-                                "run `qabot index --rebuild`") from None
-    return IndexStats.from_meta(meta, gen)
+        raise IndexCorruptError(
+            f"cannot read {gen / STORE} ({exc}); run `qabot index --rebuild`") from None
 
 
 def open_index(settings: Settings) -> OpenIndex:
@@ -117,12 +120,7 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
             f"(dimension {manifest.get('dimension')}), but QABOT_EMBEDDING_MODEL is "
             f"{settings.embedding_model!r}: run `qabot index --rebuild`, or set the model back"
         )
-    try:
-        store = Store.open(gen / STORE)
-        meta = store.meta()
-    except sqlite3.DatabaseError as exc:
-        raise IndexCorruptError(
-            f"cannot read {gen / STORE} ({exc}); run `qabot index --rebuild`") from None
+    store, meta = _open_store(gen)
     dense = DenseIndex.load(gen / DENSE)
     if dense.dimension != meta.get("dimension"):
         raise IndexCorruptError(

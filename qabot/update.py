@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,7 +249,5 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc],
         return publish(settings.index_dir, building,
                        {k: meta[k] for k in ("format_version", "model", "dimension")})
     except BaseException:
-        import shutil
-
         shutil.rmtree(building, ignore_errors=True)
         raise
