@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 
 __all__ = ["LANGUAGES", "Analyzer", "detect_language", "fold_accents", "stopwords", "words"]
 
+#: BM25 sees each word three ways: its stem (inflections meet: "recrues" ~ "recrue"), its exact
+#: folded form (the precise word scores more than a mere relative), and its first letters
+#: (derivations and cognates meet: "construction" ~ "construit", "recruits" ~ "recrues").
+#: Together they gained 2 points of chunk@1 on PIAF dev over stems alone (0.715 -> 0.733).
+EXACT_MARK = "="
+PREFIX_MARK = "~"
+PREFIX_CHARS = 5
+
 # Languages with both a Snowball stemmer (PyStemmer) and a stopword list (bm25s).
 LANGUAGES: dict[str, tuple[str, str]] = {
     "fr": ("french", "STOPWORDS_FRENCH"),
@@ -110,9 +118,19 @@ class Analyzer:
         self._stemmer = _stemmer(lang)
 
     def terms(self, text: str) -> list[str]:
+        """Stems: what sentences are matched on when a quote is chosen."""
+        return self._stem(self._words(text))
+
+    def index_terms(self, text: str) -> list[str]:
+        """What BM25 indexes and searches: each word's stem, exact form and prefix."""
+        kept = self._words(text)
+        return [*self._stem(kept), *(EXACT_MARK + w for w in kept),
+                *(PREFIX_MARK + w[:PREFIX_CHARS] for w in kept)]
+
+    def _words(self, text: str) -> list[str]:
         # Fold before stemming: "securite" typed without accents must meet "sécurité".
-        kept = [fold_accents(w) for w in words(text)
+        return [fold_accents(w) for w in words(text)
                 if w not in self._stop and (len(w) > 1 or w.isdigit())]
-        if self._stemmer is not None:
-            kept = self._stemmer.stemWords(kept)
-        return kept
+
+    def _stem(self, kept: list[str]) -> list[str]:
+        return self._stemmer.stemWords(kept) if self._stemmer is not None else kept

@@ -12,8 +12,13 @@ from qabot.store import StoredSentence
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder"]
 
-MAX_SENTENCES = 3
+#: Sentences a quote may hold; in practice `max_quote_chars` and the paragraph bound it first.
+MAX_SENTENCES = 12
 _ELLIPSIS = "…"
+#: A chunk's other paragraphs get a draft of their own, at a small discount: it keeps the
+#: chunk's best quote first, and brings the other paragraph into the top five when it answers
+#: (PIAF dev: hit@5 0.870 -> 0.880, hit@1 unchanged).
+OTHER_PARAGRAPH_FACTOR = 0.9
 
 
 @dataclass(slots=True)
@@ -54,11 +59,19 @@ class QuoteBuilder:
             def cover(ordinal: int, around: dict[int, StoredSentence] = around) -> float:
                 return query.sentence_score(set(around[ordinal].terms))
 
-            best = max(range(chunk.first, chunk.last + 1), key=lambda o: (cover(o), -o))
-            first, last = self._widen(best, around, cover)
-            window = query.coverage({t for o in range(first, last + 1) for t in around[o].terms})
-            score = (1 - gamma) * cand.score + gamma * window
-            drafts.append(_Draft(doc, first, last, best, score, around))
+            paragraphs: dict[int, list[int]] = {}
+            for o in range(chunk.first, chunk.last + 1):
+                paragraphs.setdefault(around[o].sentence.para, []).append(o)
+            top = max(range(chunk.first, chunk.last + 1), key=lambda o: (cover(o), -o))
+            for ordinals in paragraphs.values():
+                best = max(ordinals, key=lambda o: (cover(o), -o))
+                first, last = self._widen(best, around, cover)
+                window = query.coverage(
+                    {t for o in range(first, last + 1) for t in around[o].terms})
+                score = (1 - gamma) * cand.score + gamma * window
+                if best != top:
+                    score *= OTHER_PARAGRAPH_FACTOR
+                drafts.append(_Draft(doc, first, last, best, score, around))
         drafts.sort(key=lambda d: -d.score)
         drafts = [d for d in drafts if d.score >= self.min_score]
         kept = _merge(drafts, self._fits)[:k]

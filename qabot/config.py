@@ -49,12 +49,12 @@ class Settings(BaseSettings):
     chunk_words: int = Field(200, ge=20, le=2000, description="Word budget of a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by adjacent chunks.")
     top_k: int = Field(3, ge=1, le=50, description="Passages per answer.")
-    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
-    lexical_weight: float = Field(0.5, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.4, ge=0.0, le=1.0)
+    lexical_weight: float = Field(0.6, ge=0.0, le=1.0)
     quote_weight: float = Field(0.3, ge=0.0, le=1.0,
                                 description="Share of a passage's score from the quote's own "
                                             "coverage of the question.")
-    min_score: float = Field(0.22, ge=0.0, le=1.0, description="Below this, no answer is given.")
+    min_score: float = Field(0.21, ge=0.0, le=1.0, description="Below this, no answer is given.")
     max_quote_chars: int = Field(700, ge=80, le=5000)
     history_file: Path = Field(
         Path("~/.local/state/qabot/history"), description="REPL history across sessions."

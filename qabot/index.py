@@ -18,7 +18,7 @@ from qabot.store import Store
 __all__ = ["DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex",
            "current_generation", "open_generation", "open_index", "read_stats"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 STORE, DENSE, LEXICAL = "qabot.sqlite", "dense.faiss", "lexical"
 
 

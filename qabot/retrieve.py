@@ -49,22 +49,17 @@ class Query:
     lang: str
     groups: tuple[tuple[str, ...], ...]
     idf: tuple[float, ...]
+    #: What BM25 searches (stems, exact forms, prefixes) and the score of a chunk of average
+    #: length holding each of them once, which BM25 scores are measured against.
+    search_terms: tuple[str, ...] = ()
+    ideal: float = 0.0
     wants: Literal["number", "time"] | None = None
-
-    @property
-    def ideal(self) -> float:
-        """Sum of idf: what BM25 scores are measured against."""
-        return sum(self.idf)
 
     @property
     def weights(self) -> tuple[float, ...]:
         """How much each group counts in coverage: idf + 1, since in a small corpus every known
         term looks common, yet every question term still matters."""
         return tuple(1.0 + w for w in self.idf)
-
-    @property
-    def terms(self) -> list[str]:
-        return list(dict.fromkeys(t for g in self.groups for t in g))
 
     def coverage(self, found: set[str]) -> float:
         """Weighted share of the question's terms present in `found`, in [0, 1]."""
@@ -112,15 +107,22 @@ class Retriever:
         """Analyze the question once per corpus language, without the question's own stopwords."""
         extra = stopwords(question_lang)
         terms: list[str] = []
+        search: list[str] = []
         for lang in self.index.languages or (question_lang,):
-            terms.extend(Analyzer(lang, extra).terms(question))
+            analyzer = Analyzer(lang, extra)
+            terms.extend(analyzer.terms(question))
+            search.extend(analyzer.index_terms(question))
         lexical = self.index.lexical
         groups = tuple((t, *lexical.expand(t)) for t in dict.fromkeys(terms))
         idf = tuple(lexical.idf(g[0]) for g in groups)
+        # Known stand-ins for unknown stems count in BM25 as well: they are how an English
+        # question reaches a French corpus ("recruit" -> "recru").
+        search_terms = tuple(dict.fromkeys([*search, *(t for g in groups for t in g[1:])]))
         wants: Literal["number", "time"] | None = (
             "number" if _WANTS_NUMBER.search(question)
             else "time" if _WANTS_TIME.search(question) else None)
-        return Query(question, question_lang, groups, idf, wants)
+        return Query(question, question_lang, groups, idf, search_terms,
+                     sum(lexical.idf(t) for t in search_terms), wants)
 
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
@@ -148,7 +150,7 @@ class Retriever:
                 pool[cid] = None
                 dense_rank[cid] = rank
                 dense_scores[cid] = sim
-        lexical = self.index.lexical.scores(query.terms, query.ideal) if use_lexical else None
+        lexical = self.index.lexical.scores(query.search_terms, query.ideal) if use_lexical else None
         if lexical is not None and len(lexical):
             top = _top(lexical, n)
             for rank, cid in enumerate(top.tolist()):

@@ -102,7 +102,7 @@ def prepare(doc: Document, embedder: Embedder, settings: Settings) -> PreparedDo
         doc, sentences, max_words=settings.chunk_words, overlap=settings.chunk_overlap,
         sentence_tokens=embedder.count_tokens(texts), max_tokens=embedder.max_tokens,
     )
-    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms),
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks),
                        passages=[passage_text(doc, c) for c in chunks])
 
 
@@ -115,12 +115,14 @@ def _reuse(doc: Document, live: OpenIndex) -> PreparedDoc:
     chunks = [Chunk(doc.id, ordinal, first, last, start, end, doc.text[start:end])
               for _, ordinal, first, last, start, end in rows]
     vectors = live.dense.vectors(np.array([r[0] for r in rows], dtype=np.int64))
-    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms), vectors)
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks), vectors)
 
 
-def _chunk_terms(doc: Document, chunks: list[Chunk], terms: list[list[str]]) -> list[list[str]]:
-    title = Analyzer(doc.lang).terms(doc.title)
-    return [title + [t for s in range(c.first, c.last + 1) for t in terms[s]] for c in chunks]
+def _chunk_terms(doc: Document, chunks: list[Chunk]) -> list[list[str]]:
+    """BM25 terms of each chunk, its article's title first."""
+    analyzer = Analyzer(doc.lang)
+    title = analyzer.index_terms(doc.title)
+    return [title + analyzer.index_terms(c.text) for c in chunks]
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False,

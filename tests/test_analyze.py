@@ -43,3 +43,10 @@ def test_language_detection() -> None:
     assert detect_language("The minister received the diplomat to talk about peace.") == "en"
     assert detect_language("Der Minister hat den Diplomaten empfangen und mit ihm gesprochen.") == "de"
     assert detect_language("", default="fr") == "fr"
+
+
+def test_bm25_sees_stem_exact_word_and_prefix() -> None:
+    terms = Analyzer("fr").index_terms("Les recrues construisent")
+    assert terms == ["recru", "construisent", "=recrues", "=construisent", "~recru", "~const"]
+    # The prefix view is what lets a derivation meet its stem's relative.
+    assert set(Analyzer("fr").index_terms("construction")) & set(terms) == {"~const"}

@@ -81,12 +81,43 @@ def test_passages_never_repeat_text(bot: Qabot) -> None:
     check_passages(answer)
 
 
-def test_quote_is_one_to_three_sentences_of_one_paragraph(bot: Qabot) -> None:
+def test_quotes_stay_inside_one_paragraph(bot: Qabot) -> None:
     answer = bot.ask("Quel ministre a reçu l'envoyé américain ?", k=3)
+    paragraphs = [p.strip() for p in ARTICLE.split("\n\n")]
     for p in answer.passages:
         text = verbatim(p.quote)
         assert "\n" not in text
-        assert 1 <= text.count(". ") + 1 <= 3
+        assert any(text in para for para in paragraphs)
+
+
+HARBOUR = ("Le port de Kerlouan a rouvert lundi. Les pêcheurs avaient attendu trois semaines. "
+           "La digue, brisée par la tempête, a été reconstruite en acier. Le maire a salué le "
+           "travail des ouvriers. Les ferries reprendront samedi.")
+
+
+@pytest.mark.parametrize(("max_chars", "whole"), [(700, True), (120, False)])
+def test_quote_widens_to_the_paragraph_as_far_as_max_quote_chars(
+        tmp_path: Path, embedder: Embedder, max_chars: int, whole: bool) -> None:
+    write(tmp_path / "c" / "port.txt", f"Title: Kerlouan\nLang: fr\n\n{HARBOUR}\n\nAutre sujet.\n")
+    settings = load_settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i",
+                             max_quote_chars=max_chars)
+    build_index(settings, embedder=embedder)
+    bot = Qabot(settings, open_index(settings), embedder)
+    best = bot.ask("En quel métal la digue a-t-elle été reconstruite ?", k=1).passages[0]
+    assert "reconstruite en acier" in best.highlight
+    assert (best.quote == HARBOUR) is whole
+    assert len(verbatim(best.quote)) <= max_chars
+    assert verbatim(best.quote) in HARBOUR
+
+
+def test_each_paragraph_of_a_chunk_can_be_quoted(tmp_path: Path, embedder: Embedder) -> None:
+    market = "La nouvelle criée de Kerlouan ouvrira en septembre, à côté du port."
+    write(tmp_path / "c" / "port.txt", f"Title: Kerlouan\nLang: fr\n\n{HARBOUR}\n\n{market}\n")
+    settings = load_settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i")
+    assert build_index(settings, embedder=embedder).chunks == 1
+    bot = Qabot(settings, open_index(settings), embedder)
+    answer = bot.ask("Quand le port et la criée de Kerlouan ouvrent-ils ?", k=2)
+    assert sorted(verbatim(p.quote) for p in answer.passages) == sorted([HARBOUR, market])
 
 
 def test_k_limits_the_passages(bot: Qabot) -> None:

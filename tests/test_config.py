@@ -13,7 +13,7 @@ def test_defaults() -> None:
     assert s.corpus_dir == Path("corpus")
     assert s.index_dir == Path("index")
     assert s.embedding_model == DEFAULT_MODEL
-    assert s.fusion_weights == (0.5, 0.5)
+    assert s.fusion_weights == (0.4, 0.6)
 
 
 def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
