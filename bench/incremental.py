@@ -3,7 +3,7 @@
 Usage: python bench/incremental.py [--dataset PIAF.json] [--articles 1000]
 
 Prints one JSON object: the full build's seconds, the incremental update's seconds after one
-article is added (target: at most 0.02 of the full build), the chunks each embedded, and
+article is added (target: at most 0.02 of the full build), the sentences each embedded, and
 whether the updated index answers a set of questions exactly as a full rebuild of the same
 corpus does. Both runs use one model already loaded, so neither pays for loading it.
 """

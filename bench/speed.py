@@ -5,15 +5,15 @@ Usage: python bench/speed.py [--dataset PIAF.json] [--sizes 1000,10000,100000]
 
 Prints one JSON object:
 - indexing: qabot's whole `build_index` (load, split, analyze, chunk, embed, FAISS, BM25,
-  SQLite) in chunks/s, beside bare `SentenceTransformer.encode` of the same passages with the
-  same batch size (target: ratio >= 0.9);
+  SQLite) in sentences embedded per second, beside bare `SentenceTransformer.encode` of the
+  same sentences with the same batch size (target: ratio >= 0.9);
 - latency at each size: p50/p95 of `Qabot.ask` in-process (warm), beside bare query
   embedding of the same questions (target at 100k chunks: p50 <= 1.5 x bare).
 
 Synthetic corpora for the latency runs are PIAF dev sentences shuffled into ~100-word
-articles, one chunk each. Embedding 100k chunks would take hours on a laptop CPU, so their vectors are the
-real embeddings of a few hundred PIAF chunks plus small noise: the FAISS and BM25 work per
-question is that of a real index of that size.
+articles, one chunk each. Embedding their sentences would take hours on a laptop CPU, so
+their vectors are the real embeddings of a few hundred PIAF sentences plus small noise: the
+FAISS and BM25 work per question is that of a real index of that size.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def piaf(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
     return articles, questions
 
 
-def prepared(doc: Document, embedder: object, settings: object) -> PreparedDoc:
-    item = prepare(doc, embedder, settings)  # type: ignore[arg-type]
+def prepared(doc: Document, settings: object) -> PreparedDoc:
+    item = prepare(doc, settings)  # type: ignore[arg-type]
     assert item is not None
     return item
 
@@ -80,35 +80,34 @@ def bench_indexing(articles: list[tuple[str, str]], n_chunks: int, tmp: Path) ->
     from qabot.load import load_corpus
 
     passages = [t for d in load_corpus(corpus).documents
-                for t in prepared(d, embedder, settings).passages]
-    assert len(passages) == summary.chunks
+                for t in prepared(d, settings).passages]
+    assert len(passages) == summary.embedded
     t = time.perf_counter()
     embedder.model.encode(passages, batch_size=settings.batch_size, normalize_embeddings=True)
     bare_s = time.perf_counter() - t
-    return {"chunks": summary.chunks,
-            "qabot_chunks_per_s": round(summary.chunks / qabot_s, 2),
-            "bare_encode_chunks_per_s": round(len(passages) / bare_s, 2),
+    return {"chunks": summary.chunks, "sentences": summary.embedded,
+            "qabot_sentences_per_s": round(summary.embedded / qabot_s, 2),
+            "bare_encode_sentences_per_s": round(len(passages) / bare_s, 2),
             "ratio": round(bare_s / qabot_s, 3)}
 
 
-def synthetic_index(size: int, sentences: list[str], base: np.ndarray, tmp: Path,
-                    embedder: object) -> Path:
+def synthetic_index(size: int, sentences: list[str], base: np.ndarray, tmp: Path) -> Path:
     rng = random.Random(size)
     nrng = np.random.default_rng(size)
     settings = load_settings(corpus_dir=tmp, index_dir=tmp / f"syn-{size}")
     docs = []
     for i in range(size):
         words, picked = 0, []
-        while words < 90:  # one chunk per article: under the model's 256-token budget
+        while words < 90:  # one chunk per article
             s = rng.choice(sentences)
             picked.append(s)
             words += len(s.split())
         text = " ".join(picked)
         docs.append(Document(f"s{i}", f"Article {i}", text, f"s{i}.txt", "fr",
                              hashlib.sha1(text.encode()).hexdigest()))
-    items = [prepared(d, embedder, settings) for d in docs]  # type: ignore[arg-type]
+    items = [prepared(d, settings) for d in docs]
     for item in items:
-        n = len(item.chunks)
+        n = len(item.sentences)
         noisy = base[nrng.integers(0, len(base), n)] + nrng.normal(0, 0.03, (n, base.shape[1]))
         item.vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
     with writer_lock(settings.index_dir):
@@ -121,7 +120,7 @@ def bench_latency(size: int, sentences: list[str], base: np.ndarray, questions: 
     settings = load_settings(corpus_dir=tmp, index_dir=tmp / f"syn-{size}")
     embedder = embedder_for(settings)
     t = time.perf_counter()
-    synthetic_index(size, sentences, base, tmp, embedder)
+    synthetic_index(size, sentences, base, tmp)
     build_s = time.perf_counter() - t
     bot = Qabot(settings, open_index(settings), embedder)
     for q in questions[:5]:
@@ -136,7 +135,8 @@ def bench_latency(size: int, sentences: list[str], base: np.ndarray, questions: 
         bot.ask(q)
         full.append(time.perf_counter() - t)
     ms = 1000
-    return {"chunks": int(bot.index.meta["chunks"]), "build_s": round(build_s, 1),
+    return {"chunks": int(bot.index.meta["chunks"]), "sentences": int(bot.index.meta["sentences"]),
+            "build_s": round(build_s, 1),
             "qabot_p50_ms": round(pct(full, 50) * ms, 2),
             "qabot_p95_ms": round(pct(full, 95) * ms, 2),
             "bare_query_embedding_p50_ms": round(pct(bare, 50) * ms, 2),
@@ -165,7 +165,7 @@ def main() -> None:
         embedder = embedder_for(settings)
         base_docs = [Document(f"b{i}", t, x, "", "fr", "") for i, (t, x) in enumerate(articles)]
         base = embedder.encode_passages(
-            [t for d in base_docs for t in prepared(d, embedder, settings).passages])
+            [t for d in base_docs for t in prepared(d, settings).passages])
         report["latency"] = {}
         for size in (int(s) for s in args.sizes.split(",") if s):
             print(f"latency at {size} chunks…", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Chunking: whole sentences packed up to a word (and model-token) budget, with sentence overlap."""
+"""Chunking: whole sentences packed up to a word budget, with sentence overlap."""
 
 from __future__ import annotations
 
@@ -20,12 +20,9 @@ def chunk_document(
     *,
     max_words: int,
     overlap: int,
-    sentence_tokens: Sequence[int] | None = None,
-    max_tokens: int | None = None,
 ) -> list[Chunk]:
-    """Pack consecutive sentences into chunks of at most `max_words` words (and `max_tokens`
-    model tokens when token counts are given); adjacent chunks share `overlap` sentences, and a
-    chunk that is long enough stops at a paragraph break.
+    """Pack consecutive sentences into chunks of at most `max_words` words; adjacent chunks
+    share `overlap` sentences, and a chunk that is long enough stops at a paragraph break.
 
     A sentence longer than the budget becomes a chunk of its own: it is never cut, so every
     chunk is exact document text that quotes can point into.
@@ -35,23 +32,18 @@ def chunk_document(
     chunks: list[Chunk] = []
     first = 0
     while first < n:
-        last, words, tokens = first, word_counts[first], _tokens(sentence_tokens, first)
+        last, words = first, word_counts[first]
         while last + 1 < n:
             if (sentences[last + 1].para != sentences[last].para
                     and words >= PARAGRAPH_BREAK_SHARE * max_words):
                 break
             more_words = words + word_counts[last + 1]
-            more_tokens = tokens + _tokens(sentence_tokens, last + 1)
-            if more_words > max_words or (max_tokens is not None and more_tokens > max_tokens):
+            if more_words > max_words:
                 break
-            last, words, tokens = last + 1, more_words, more_tokens
+            last, words = last + 1, more_words
         start, end = sentences[first].start, sentences[last].end
         chunks.append(Chunk(doc.id, len(chunks), first, last, start, end, doc.text[start:end]))
         if last + 1 >= n:
             break
         first = max(first + 1, last + 1 - overlap)
     return chunks
-
-
-def _tokens(counts: Sequence[int] | None, i: int) -> int:
-    return counts[i] if counts is not None else 0

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     quote_weight: float = Field(0.3, ge=0.0, le=1.0,
                                 description="Share of a passage's score from the quote's own "
                                             "coverage of the question.")
-    min_score: float = Field(0.21, ge=0.0, le=1.0, description="Below this, no answer is given.")
+    min_score: float = Field(0.23, ge=0.0, le=1.0, description="Below this, no answer is given.")
     max_quote_chars: int = Field(700, ge=80, le=5000)
     history_file: Path = Field(
         Path("~/.local/state/qabot/history"), description="REPL history across sessions."

@@ -1,4 +1,4 @@
-"""Dense index: FAISS inner-product search over normalized vectors, keyed by chunk id."""
+"""Dense index: FAISS inner-product search over normalized sentence vectors, keyed by sentence id."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class DenseIndex:
         return int(self._index.ntotal)
 
     def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosine scores) of the `n` nearest chunks, best first."""
+        """(ids, cosine scores) of the `n` nearest vectors, best first."""
         n = min(n, len(self))
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -73,20 +73,6 @@ class Embedder:
             raise ModelLoadError(f"model {self.name!r} does not say its embedding dimension; "
                                  "use a sentence-transformers model with a pooling layer")
         return int(dim)
-
-    @property
-    def max_tokens(self) -> int:
-        """Tokens the model reads from a passage (special tokens and prompt excluded)."""
-        limit = int(self.model.max_seq_length or 512)
-        return max(16, limit - 2 - self.count_tokens([self.passage_prompt])[0])
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        tokenizer: Any = self.model.tokenizer
-        with self._lock:
-            ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        return [len(x) for x in ids]
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         return self._encode([self.passage_prompt + t for t in texts], progress=progress)

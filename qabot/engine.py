@@ -91,7 +91,7 @@ class Qabot:
         k = k or self.settings.top_k
         self.refresh()
         _, retriever, quotes = self._parts
-        query = retriever.parse(question, question_language(question))
+        query = retriever.parse(question, question_language(question), mode)
         candidates = retriever.candidates(query, max(50, 10 * k), mode)
         return quotes.answer(query, candidates, k)
 

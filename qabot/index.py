@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qabot.config import Settings
 from qabot.dense import DenseIndex
 from qabot.errors import IndexCorruptError, IndexMismatchError, NoIndexError
@@ -15,7 +17,7 @@ from qabot.generations import current_generation, verify
 from qabot.lexical import LexicalIndex
 from qabot.store import Store
 
-__all__ = ["DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex",
+__all__ = ["DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex", "SentenceChunks",
            "current_generation", "open_generation", "open_index", "read_stats"]
 
 FORMAT_VERSION = 3
@@ -48,6 +50,32 @@ class IndexStats:
         return (datetime.now(UTC) - built).total_seconds()
 
 
+@dataclass(frozen=True, slots=True)
+class SentenceChunks:
+    """Which chunks hold which sentences (the units the dense index keys by). Chunk ids and
+    sentence ids both run in document order, so both bounds never decrease with the chunk id
+    and a binary search finds the chunks of a sentence."""
+
+    first: np.ndarray  # dense id of each chunk's first sentence, by chunk id
+    last: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, int, int]]) -> SentenceChunks:
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        if not np.array_equal(table[:, 0], np.arange(len(table))):
+            raise IndexCorruptError("the chunk table has gaps: run `qabot index --rebuild`")
+        return cls(table[:, 1].copy(), table[:, 2].copy())
+
+    def chunks_of(self, sentence: int) -> list[int]:
+        """Ids of the chunks that hold a sentence (two where chunks overlap)."""
+        i = int(np.searchsorted(self.first, sentence, side="right")) - 1
+        found = []
+        while i >= 0 and self.last[i] >= sentence:
+            found.append(i)
+            i -= 1
+        return found[::-1]
+
+
 @dataclass
 class OpenIndex:
     """A loaded index generation: metadata store, dense and lexical indexes."""
@@ -57,6 +85,7 @@ class OpenIndex:
     store: Store
     dense: DenseIndex
     lexical: LexicalIndex
+    spans: SentenceChunks
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -128,4 +157,9 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
             f"{meta.get('dimension')}: run `qabot index --rebuild`"
         )
     lexical = LexicalIndex.load(gen / LEXICAL)
-    return OpenIndex(gen, meta, store, dense, lexical)
+    spans = SentenceChunks.from_rows(store.chunk_sentence_ids())
+    if len(spans.last) and int(spans.last[-1]) + 1 != len(dense):
+        raise IndexCorruptError(
+            f"the dense index holds {len(dense)} sentences, the metadata "
+            f"{int(spans.last[-1]) + 1}: run `qabot index --rebuild`")
+    return OpenIndex(gen, meta, store, dense, lexical, spans)

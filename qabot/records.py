@@ -35,7 +35,8 @@ class Sentence:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Consecutive sentences `first..last` (inclusive) of one document, the unit that is embedded."""
+    """Consecutive sentences `first..last` (inclusive) of one document: the unit BM25 scores and
+    quotes are cut from."""
 
     doc_id: str
     ordinal: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -18,6 +18,9 @@ __all__ = ["MODES", "Candidate", "Mode", "Query", "Retriever"]
 Mode = Literal["hybrid", "lexical", "dense", "rrf"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
 _RRF_K = 60
+#: Sentences fetched from the dense index per chunk wanted: chunks hold several sentences, and
+#: the best sentences often share chunks.
+SENTENCE_HITS_PER_CHUNK = 4
 
 # What kind of answer a question wants, from its wording (French and English).
 _WANTS_NUMBER = re.compile(
@@ -54,6 +57,8 @@ class Query:
     search_terms: tuple[str, ...] = ()
     ideal: float = 0.0
     wants: Literal["number", "time"] | None = None
+    #: The question's embedding, when the mode uses one.
+    vector: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -103,8 +108,9 @@ class Retriever:
         self.dense_weight, self.lexical_weight = weights
         self._checked_dimension = False
 
-    def parse(self, question: str, question_lang: str) -> Query:
-        """Analyze the question once per corpus language, without the question's own stopwords."""
+    def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
+        """Analyze the question once per corpus language, without the question's own stopwords,
+        and embed it unless the mode is lexical."""
         extra = stopwords(question_lang)
         terms: list[str] = []
         search: list[str] = []
@@ -121,8 +127,9 @@ class Retriever:
         wants: Literal["number", "time"] | None = (
             "number" if _WANTS_NUMBER.search(question)
             else "time" if _WANTS_TIME.search(question) else None)
+        vector = self.embed_question(question) if mode != "lexical" else None
         return Query(question, question_lang, groups, idf, search_terms,
-                     sum(lexical.idf(t) for t in search_terms), wants)
+                     sum(lexical.idf(t) for t in search_terms), wants, vector)
 
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
@@ -143,25 +150,37 @@ class Retriever:
         dense_rank: dict[int, int] = {}
         lexical_rank: dict[int, int] = {}
         dense_scores: dict[int, float] = {}
-        vector = self.embed_question(query.text) if use_dense else None
+        vector = None
+        if use_dense:
+            vector = query.vector if query.vector is not None else self.embed_question(query.text)
+        spans = self.index.spans
         if vector is not None:
-            ids, sims = self.index.dense.search(vector, n)
-            for rank, (cid, sim) in enumerate(zip(ids.tolist(), sims.tolist(), strict=True)):
-                pool[cid] = None
-                dense_rank[cid] = rank
-                dense_scores[cid] = sim
+            # The dense index holds sentences: a chunk is as close as its closest sentence.
+            ids, sims = self.index.dense.search(vector, SENTENCE_HITS_PER_CHUNK * n)
+            for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
+                for cid in spans.chunks_of(sid):
+                    if cid not in dense_scores:
+                        dense_scores[cid] = sim
+                        dense_rank[cid] = len(dense_rank)
+                        pool[cid] = None
+                if len(dense_rank) >= n:
+                    break
         lexical = self.index.lexical.scores(query.search_terms, query.ideal) if use_lexical else None
         if lexical is not None and len(lexical):
             top = _top(lexical, n)
             for rank, cid in enumerate(top.tolist()):
                 pool[cid] = None
                 lexical_rank[cid] = rank
-        ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
-        if vector is not None:
-            missing = np.array([c for c in ids.tolist() if c not in dense_scores], dtype=np.int64)
-            sims_missing = self.index.dense.similarity(vector, missing)
-            for cid, sim in zip(missing.tolist(), sims_missing.tolist(), strict=True):
+        missing = np.array([c for c in pool if c not in dense_scores], dtype=np.int64)
+        if vector is not None and len(missing):
+            starts, ends = spans.first[missing], spans.last[missing] + 1
+            sids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+            sims_all = self.index.dense.similarity(vector, sids)
+            offsets = np.concatenate(([0], np.cumsum(ends - starts)[:-1]))
+            for cid, sim in zip(missing.tolist(), np.maximum.reduceat(sims_all, offsets).tolist(),
+                                strict=True):
                 dense_scores[cid] = sim
+        ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
         out: list[Candidate] = []
         for cid in ids.tolist():
             d = max(0.0, dense_scores.get(cid, 0.0)) if use_dense else 0.0

@@ -18,7 +18,8 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE documents (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, path TEXT NOT NULL,
-    lang TEXT NOT NULL, content_hash TEXT NOT NULL, date TEXT, url TEXT, source TEXT
+    lang TEXT NOT NULL, content_hash TEXT NOT NULL, date TEXT, url TEXT, source TEXT,
+    first_sentence INTEGER NOT NULL  -- dense id of its sentence 0; sentence i is this + i
 );
 CREATE TABLE sentences (
     doc_id TEXT NOT NULL REFERENCES documents(id), ordinal INTEGER NOT NULL,
@@ -79,12 +80,13 @@ class Store:
             )
 
     def add_document(
-        self, doc: Document, sentences: Sequence[Sentence], terms: Sequence[Sequence[str]]
+        self, doc: Document, sentences: Sequence[Sentence], terms: Sequence[Sequence[str]],
+        first_sentence: int,
     ) -> None:
         self._conn.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.id, doc.title, doc.text, doc.path, doc.lang, doc.content_hash, doc.date,
-             doc.url, doc.source),
+             doc.url, doc.source, first_sentence),
         )
         self._conn.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
@@ -126,6 +128,19 @@ class Store:
                 (doc_id, first, last),
             ).fetchall()
         return [StoredSentence(Sentence(o, s, e, p), tuple(t.split())) for o, s, e, p, t in rows]
+
+    def first_sentence(self, doc_id: str) -> int:
+        """The dense id of the document's first sentence."""
+        with self._lock:
+            return int(self._conn.execute(
+                "SELECT first_sentence FROM documents WHERE id = ?", (doc_id,)).fetchone()[0])
+
+    def chunk_sentence_ids(self) -> list[tuple[int, int, int]]:
+        """(chunk id, dense id of its first sentence, of its last), by chunk id."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last "
+                "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
 
     def content_hashes(self) -> dict[str, str]:
         """Document id -> content hash: what the next update compares the corpus against."""

@@ -27,14 +27,6 @@ def test_neighbouring_chunks_share_overlap_sentences() -> None:
     assert [(c.first, c.last) for c in chunks] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
 
 
-def test_token_budget_caps_chunks_too() -> None:
-    d = doc(TEXT)
-    sentences = split_sentences(TEXT)
-    chunks = chunk_document(d, sentences, max_words=200, overlap=0,
-                            sentence_tokens=[10] * len(sentences), max_tokens=30)
-    assert [(c.first, c.last) for c in chunks] == [(0, 2), (3, 5), (6, 8), (9, 9)]
-
-
 def test_a_sentence_longer_than_the_budget_is_a_chunk_of_its_own_never_cut() -> None:
     long = "Une phrase " + "très " * 50 + "longue."
     text = f"Courte. {long} Fin."

@@ -80,7 +80,7 @@ def test_eval_json_and_table(squad: Path, tmp_path: Path) -> None:
                                                "mrr@5", "answered", "latency_ms_p50",
                                                "latency_ms_p95"}
     assert report["questions"] == 2
-    assert report["settings"]["min_score"] == 0.21
+    assert report["settings"]["min_score"] == 0.23
     table = subprocess.run([sys.executable, "-m", "qabot", "eval", str(squad), "--mode",
                             "dense"], env={**env, "COLUMNS": "200"}, cwd=tmp_path,
                            capture_output=True, text=True, check=False)

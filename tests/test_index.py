@@ -17,7 +17,7 @@ from qabot.errors import (
     ModelLoadError,
     NoIndexError,
 )
-from qabot.index import current_generation, open_index, read_stats
+from qabot.index import SentenceChunks, current_generation, open_index, read_stats
 from qabot.update import build_index
 from tests.conftest import CORPUS, write
 
@@ -138,3 +138,26 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
     store.write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexCorruptError, match="qabot index --rebuild"):
         open_index(settings)
+
+
+def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
+    spans = SentenceChunks.from_rows([(0, 0, 2), (1, 2, 4), (2, 4, 6), (3, 7, 7)])
+    assert spans.chunks_of(0) == [0]
+    assert spans.chunks_of(2) == [0, 1]  # the overlap sentence
+    assert spans.chunks_of(5) == [2]
+    assert spans.chunks_of(7) == [3]
+
+
+def test_dense_mode_finds_a_sentence_by_meaning_alone(tmp_path: Path, embedder: Embedder) -> None:
+    write(tmp_path / "c" / "storm.md", "---\ntitle: Storm warning\nlang: en\n---\n"
+          "A severe storm will hit the coast of Brittany on Friday. Ferries to the islands are "
+          "cancelled until Saturday. Winds of 120 km/h are expected near Brest. Schools will "
+          "stay closed and the town hall asks residents to tie down garden furniture.\n")
+    write(tmp_path / "c" / "bread.md", "---\ntitle: Bakery\nlang: en\n---\n"
+          "The bakery on the main square sells sourdough loaves every morning.\n")
+    settings = load_settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i")
+    build_index(settings, embedder=embedder)
+    bot = Qabot(settings, open_index(settings), embedder)
+    answer = bot.ask("How fast will the gusts blow?", mode="dense")
+    assert answer.passages[0].citation.title == "Storm warning"
+    assert "120 km/h" in answer.passages[0].highlight

@@ -61,14 +61,14 @@ def test_incremental_update_embeds_only_what_changed_and_equals_a_rebuild(
     write(inc.corpus_dir / "flood.txt", FLOOD)
     first = build_index(inc, embedder=embedder)
     assert (first.added, first.updated, first.removed) == (3, 0, 0)
-    assert first.embedded == first.chunks
+    assert first.embedded == open_index(inc).meta["sentences"]  # every sentence, once
 
     write(inc.corpus_dir / "harvest.txt", HARVEST)  # added
     write(inc.corpus_dir / "flood.txt", FLOOD.replace("six mètres", "sept mètres"))  # changed
     (inc.corpus_dir / "storm.txt").unlink()  # removed
     second = build_index(inc, embedder=embedder)
     assert (second.added, second.updated, second.removed) == (1, 1, 1)
-    assert second.embedded == 2  # one chunk each for the new and the changed article
+    assert second.embedded == 4  # the two sentences of the new and of the changed article
     assert second.documents == 3
 
     full = settings_for(tmp_path / "full")
