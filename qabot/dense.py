@@ -79,7 +79,8 @@ class DenseIndex:
         """The stored vectors of `ids`, in that order."""
         if len(ids) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)),
+                          dtype=np.float32)
 
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosine of the query with the stored vectors of `ids`."""

