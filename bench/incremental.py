@@ -65,10 +65,13 @@ def main() -> None:
         build_index(ref, embedder=embedder)
         a = Qabot(inc, open_index(inc), embedder)
         b = Qabot(ref, open_index(ref), embedder)
-        same = all(
-            [(p.citation.doc_id, p.quote, round(p.score, 4)) for p in a.ask(q).passages]
-            == [(p.citation.doc_id, p.quote, round(p.score, 4)) for p in b.ask(q).passages]
-            for q in questions)
+        # Vectors embedded in other batches differ by float noise (~1e-7), which may swap
+        # passages whose scores tie exactly (the corpus repeats paragraphs): compare each
+        # answer's passages in score order with ties by document id, scores to 5 decimals.
+        def passages(bot: Qabot, q: str) -> list[tuple[float, str, str]]:
+            return sorted((-round(p.score, 5), p.citation.doc_id, p.quote) for p in bot.ask(q).passages)
+
+        same = all(passages(a, q) == passages(b, q) for q in questions)
     print(json.dumps({
         "articles": args.articles, "chunks": full.chunks,
         "full_build_s": round(full_s, 2), "full_build_embedded": full.embedded,
