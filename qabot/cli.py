@@ -105,7 +105,8 @@ def _update(settings: Settings, *, rebuild: bool, quiet: bool) -> None:
         typer.echo(f"Index is up to date: {total}{skipped}.")
     else:
         typer.echo(f"Index updated in {s.seconds:.1f} s: {s.added} added, {s.updated} updated, "
-                   f"{s.removed} removed{skipped}; {total} ({s.embedded} embedded). "
+                   f"{s.removed} removed{skipped}; {total} "
+                   f"({_plural(s.embedded, 'sentence')} embedded). "
                    f"Index: {settings.index_dir}")
 
 
