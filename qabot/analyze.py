@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import Stemmer
 
-__all__ = ["LANGUAGES", "Analyzer", "detect_language", "fold_accents", "stopwords", "words"]
+__all__ = ["LANGUAGES", "Analyzer", "detect_language", "fold_accents", "stems_of", "stopwords",
+           "words"]
 
 #: BM25 sees each word three ways: its stem (inflections meet: "recrues" ~ "recrue"), its exact
 #: folded form (the precise word scores more than a mere relative), and its first letters
@@ -20,6 +21,12 @@ __all__ = ["LANGUAGES", "Analyzer", "detect_language", "fold_accents", "stopword
 EXACT_MARK = "="
 PREFIX_MARK = "~"
 PREFIX_CHARS = 5
+_VIEW_MARKS = (EXACT_MARK, PREFIX_MARK)
+
+
+def stems_of(index_terms: list[str] | tuple[str, ...]) -> list[str]:
+    """The stems among `Analyzer.index_terms`, without the exact and prefix views."""
+    return [t for t in index_terms if not t.startswith(_VIEW_MARKS)]
 
 # Languages with both a Snowball stemmer (PyStemmer) and a stopword list (bm25s).
 LANGUAGES: dict[str, tuple[str, str]] = {

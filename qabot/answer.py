@@ -57,15 +57,20 @@ class QuoteBuilder:
             doc = self.index.store.document(chunk.doc_id)
             around = {s.sentence.ordinal: s for s in self.index.store.sentences(
                 chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES)}
-            near = self._sentence_similarity(query, cand.chunk_id, chunk.first, around)
+            near: dict[int, float] = {}
 
             def cover(ordinal: int, around: dict[int, StoredSentence] = around,
-                      near: dict[int, float] = near) -> tuple[float, float]:
+                      near: dict[int, float] = near, chunk_id: int = cand.chunk_id,
+                      first: int = chunk.first) -> tuple[float, float]:
                 # Terms decide; only among sentences without any question term (a paraphrase,
                 # another language) does meaning. Meaning first, or as the tie-breaker of equal
                 # term scores, did worse on PIAF (highlight@1 0.551 -> 0.537 and 0.542).
                 terms = query.sentence_score(set(around[ordinal].terms))
-                return terms, (near.get(ordinal, 0.0) if terms == 0 else 0.0)
+                if terms > 0:
+                    return terms, 0.0
+                if not near:  # fetched once per chunk, and only when a sentence needs it
+                    near.update(self._sentence_similarity(query, chunk_id, first, around))
+                return terms, near.get(ordinal, 0.0)
 
             paragraphs: dict[int, list[int]] = {}
             for o in range(chunk.first, chunk.last + 1):

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from qabot.analyze import Analyzer, stopwords
+from qabot.analyze import Analyzer, stems_of, stopwords
 from qabot.embed import Embedder
 from qabot.errors import IndexMismatchError
 from qabot.index import OpenIndex
@@ -115,9 +115,9 @@ class Retriever:
         terms: list[str] = []
         search: list[str] = []
         for lang in self.index.languages or (question_lang,):
-            analyzer = Analyzer(lang, extra)
-            terms.extend(analyzer.terms(question))
-            search.extend(analyzer.index_terms(question))
+            views = Analyzer(lang, extra).index_terms(question)
+            terms.extend(stems_of(views))
+            search.extend(views)
         lexical = self.index.lexical
         groups = tuple((t, *lexical.expand(t)) for t in dict.fromkeys(terms))
         idf = tuple(lexical.idf(g[0]) for g in groups)

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qabot.analyze import EXACT_MARK, PREFIX_MARK
+from qabot.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
 __all__ = ["Store", "StoredChunk", "StoredSentence"]
-
-_VIEW_MARKS = (EXACT_MARK, PREFIX_MARK)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -135,8 +133,7 @@ class Store:
         out = []
         for o, s, e, p, t in rows:
             search = tuple(t.split())
-            stems = tuple(x for x in search if not x.startswith(_VIEW_MARKS))
-            out.append(StoredSentence(Sentence(o, s, e, p), stems, search))
+            out.append(StoredSentence(Sentence(o, s, e, p), tuple(stems_of(search)), search))
         return out
 
     def first_sentence(self, doc_id: str) -> int:
