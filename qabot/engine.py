@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
+from qabot.abstain import Judge
 from qabot.analyze import detect_language
-from qabot.answer import QuoteBuilder
+from qabot.answer import QuoteBuilder, worth_showing
 from qabot.config import Settings
 from qabot.embed import Embedder
 from qabot.errors import QabotError
@@ -39,10 +41,11 @@ class Qabot:
 
     def _use(self, index: OpenIndex) -> None:
         # One assignment, so a question in flight keeps one whole index to the end.
-        self._parts = (index, Retriever(index, self.embedder, self.settings.fusion_weights),
-                       QuoteBuilder(index, max_chars=self.settings.max_quote_chars,
-                                    min_score=self.settings.min_score,
-                                    quote_weight=self.settings.quote_weight))
+        s = self.settings
+        self._parts = (index, Retriever(index, self.embedder, s.fusion_weights, s.cosine_scale),
+                       QuoteBuilder(index, max_chars=s.max_quote_chars,
+                                    quote_weight=s.quote_weight, cosine_scale=s.cosine_scale),
+                       Judge(index.reference, index.null_gap, s.cosine_scale, s.min_relevance))
 
     @property
     def index(self) -> OpenIndex:
@@ -80,6 +83,9 @@ class Qabot:
         self.ask("warm up", k=1)
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
+        """Quotes that answer `question`, best first. Without `k`, up to `top_k` passages,
+        less those far weaker than the best (counted in `held_back`); with `k`, exactly the
+        best `k`. Unanswered when nothing in the corpus is relevant enough."""
         question = " ".join(question.split())
         if not question:
             raise QabotError("the question is empty: type a question about the corpus")
@@ -88,12 +94,25 @@ class Qabot:
                 f"the question is {len(question)} characters long; ask in at most "
                 f"{MAX_QUESTION_CHARS}"
             )
+        explicit = k is not None
         k = k or self.settings.top_k
         self.refresh()
-        _, retriever, quotes = self._parts
+        _, retriever, quotes, judge = self._parts
         query = retriever.parse(question, question_language(question), mode)
-        candidates = retriever.candidates(query, max(50, 10 * k), mode)
-        return quotes.answer(query, candidates, k)
+        found = retriever.candidates(query, max(50, 10 * k), mode)
+        answer = quotes.answer(query, found.candidates, k)
+        if not answer.passages:
+            return answer
+        # Without a question vector (lexical mode) there is nothing to judge against: any
+        # matching term answers.
+        if query.vector is not None and found.best_cosine is not None and not judge.answers(
+                query.vector, found.best_cosine, found.candidates[0].lexical,
+                answer.passages[0].coverage):
+            return Answer(query.text, False, query.lang, [])
+        if explicit:
+            return answer
+        shown = worth_showing(answer.passages, self.settings.show_ratio)
+        return replace(answer, passages=shown, held_back=len(answer.passages) - len(shown))
 
     def stats(self) -> IndexStats:
         self.refresh()

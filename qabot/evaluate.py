@@ -14,18 +14,22 @@ from typing import Any
 
 import numpy as np
 
+from qabot.answer import worth_showing
 from qabot.config import Settings
 from qabot.embed import Embedder
 from qabot.engine import Qabot
 from qabot.errors import QabotError
 from qabot.index import open_index
-from qabot.records import Answer
+from qabot.records import Answer, Passage
 from qabot.retrieve import Mode
 from qabot.update import build_index, embedder_for
 
 __all__ = ["Dataset", "EvalQuestion", "evaluate", "load_squad", "score_answer"]
 
 METRICS = ("hit@1", "hit@3", "hit@5", "highlight@1", "mrr@5", "answered")
+#: What the default view (no explicit k) shows: passages per answered question, and the share
+#: of them that hold a gold answer.
+SHOWN = ("shown", "shown_with_answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ def score_answer(answer: Answer, golds: Sequence[str]) -> dict[str, float]:
     """One question's metrics: the rank of the first quote holding a gold answer, and more."""
     wanted = [_norm(g) for g in golds]
     rank = next((i for i, p in enumerate(answer.passages, start=1)
-                 if any(g in _norm(p.quote) for g in wanted)), None)
+                 if _holds(p, wanted)), None)
     first = answer.passages[0] if answer.passages else None
     return {
         "hit@1": float(rank is not None and rank <= 1),
@@ -92,6 +96,20 @@ def score_answer(answer: Answer, golds: Sequence[str]) -> dict[str, float]:
         "mrr@5": 1.0 / rank if rank is not None and rank <= 5 else 0.0,
         "answered": float(answer.answered),
     }
+
+
+def _holds(passage: Passage, wanted: list[str]) -> bool:
+    return any(g in _norm(passage.quote) for g in wanted)
+
+
+def score_shown(answer: Answer, golds: Sequence[str], top_k: int,
+                ratio: float) -> tuple[int, int]:
+    """(passages the default view shows, how many of them hold a gold answer), from an answer
+    to an explicit k >= top_k: the default view is its first top_k passages, less those below
+    `ratio` of the best (see `Qabot.ask`)."""
+    shown = worth_showing(answer.passages[:top_k], ratio)
+    wanted = [_norm(g) for g in golds]
+    return len(shown), sum(_holds(p, wanted) for p in shown)
 
 
 def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("hybrid",),
@@ -117,12 +135,14 @@ def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("
             "chunks": summary.chunks, "model": settings.embedding_model,
             "index_seconds": round(index_seconds, 2), "k": k,
             "settings": {name: getattr(settings, name) for name in (
-                "dense_weight", "lexical_weight", "quote_weight", "min_score", "chunk_words",
-                "chunk_overlap", "max_quote_chars", "query_prompt", "passage_prompt")},
+                "dense_weight", "lexical_weight", "quote_weight", "min_relevance", "show_ratio",
+                "top_k", "chunk_words", "chunk_overlap", "max_quote_chars", "prompts",
+                "cosine_scale")},
             "modes": {},
         }
         for mode in modes:
             totals = dict.fromkeys(METRICS, 0.0)
+            shown = with_answer = 0
             latencies = []
             for q in questions:
                 t = time.perf_counter()
@@ -130,10 +150,15 @@ def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("
                 latencies.append(time.perf_counter() - t)
                 for name, value in score_answer(answer, q.answers).items():
                     totals[name] += value
+                if answer.answered:
+                    n, good = score_shown(answer, q.answers, settings.top_k, settings.show_ratio)
+                    shown, with_answer = shown + n, with_answer + good
                 if on_progress:
                     on_progress(1)
             n = max(1, len(questions))
             result = {name: round(total / n, 4) for name, total in totals.items()}
+            result["shown"] = round(shown / max(1, totals["answered"]), 3)
+            result["shown_with_answer"] = round(with_answer / max(1, shown), 4)
             result["latency_ms_p50"] = round(float(np.percentile(latencies, 50)) * 1000, 2)
             result["latency_ms_p95"] = round(float(np.percentile(latencies, 95)) * 1000, 2)
             report["modes"][mode] = result

@@ -22,8 +22,8 @@ from typing import Any
 
 from qabot.errors import IndexBusyError, IndexCorruptError
 
-__all__ = ["MANIFEST", "current_generation", "new_building_dir", "publish", "verify",
-           "writer_lock"]
+__all__ = ["MANIFEST", "current_generation", "fsync_dir", "new_building_dir", "publish",
+           "sha256_file", "verify", "write_durably", "writer_lock"]
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -71,16 +71,16 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     files = {}
     for path in sorted(p for p in building.rglob("*") if p.is_file()):
         files[path.relative_to(building).as_posix()] = {"size": path.stat().st_size,
-                                                       "sha256": _sha256(path)}
+                                                       "sha256": sha256_file(path)}
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-    _write_durably(building / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
+    write_durably(building / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
     final = index_dir / f"{_GEN}{time.time_ns()}"
     building.rename(final)
-    _fsync_dir(index_dir)
-    _write_durably(index_dir / f".{CURRENT}.tmp", final.name + "\n")
+    fsync_dir(index_dir)
+    write_durably(index_dir / f".{CURRENT}.tmp", final.name + "\n")
     os.replace(index_dir / f".{CURRENT}.tmp", index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     for old in index_dir.iterdir():
         if old.is_dir() and old.name.startswith(_GEN) and old != final:
             shutil.rmtree(old, ignore_errors=True)
@@ -101,7 +101,7 @@ def verify(gen: Path) -> dict[str, Any]:
             size = path.stat().st_size
         except FileNotFoundError:
             raise IndexCorruptError(f"{path} is missing from the index; {fix}") from None
-        if size != expected["size"] or _sha256(path) != expected["sha256"]:
+        if size != expected["size"] or sha256_file(path) != expected["sha256"]:
             raise IndexCorruptError(
                 f"{path} is damaged (its checksum does not match the manifest); {fix}")
     return dict(manifest)
@@ -114,7 +114,7 @@ def _remove_leftovers(index_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
@@ -122,14 +122,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_durably(path: Path, text: str) -> None:
+def write_durably(path: Path, text: str) -> None:
     with open(path, "w") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from qabot.abstain import Reference
 from qabot.config import Settings
 from qabot.dense import DenseIndex
 from qabot.errors import IndexCorruptError, IndexMismatchError, NoIndexError
@@ -17,11 +18,11 @@ from qabot.generations import current_generation, verify
 from qabot.lexical import LexicalIndex
 from qabot.store import Store
 
-__all__ = ["DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex", "SentenceChunks",
-           "current_generation", "open_generation", "open_index", "read_stats"]
+__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex",
+           "SentenceChunks", "current_generation", "open_generation", "open_index", "read_stats"]
 
-FORMAT_VERSION = 3
-STORE, DENSE, LEXICAL = "qabot.sqlite", "dense.faiss", "lexical"
+FORMAT_VERSION = 4
+STORE, DENSE, LEXICAL, CALIBRATION = "qabot.sqlite", "dense.faiss", "lexical", "calibration.npy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +59,14 @@ class SentenceChunks:
 
     first: np.ndarray  # dense id of each chunk's first sentence, by chunk id
     last: np.ndarray
+    languages: tuple[str, ...] = ()  # of each chunk's document, by chunk id
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[int, int, int]]) -> SentenceChunks:
-        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    def from_rows(cls, rows: list[tuple[int, int, int, str]]) -> SentenceChunks:
+        table = np.array([r[:3] for r in rows], dtype=np.int64).reshape(-1, 3)
         if not np.array_equal(table[:, 0], np.arange(len(table))):
             raise IndexCorruptError("the chunk table has gaps: run `qabot index --rebuild`")
-        return cls(table[:, 1].copy(), table[:, 2].copy())
+        return cls(table[:, 1].copy(), table[:, 2].copy(), tuple(r[3] for r in rows))
 
     def chunks_of(self, sentence: int) -> list[int]:
         """Ids of the chunks that hold a sentence (two where chunks overlap)."""
@@ -86,10 +88,15 @@ class OpenIndex:
     dense: DenseIndex
     lexical: LexicalIndex
     spans: SentenceChunks
+    reference: Reference
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self.meta.get("languages", ()))
+
+    @property
+    def null_gap(self) -> float:
+        return float(self.meta["calibration"]["null_gap"])
 
 
 def _no_index(settings: Settings) -> NoIndexError:
@@ -162,4 +169,19 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
         raise IndexCorruptError(
             f"the dense index holds {len(dense)} sentences, the metadata "
             f"{int(spans.last[-1]) + 1}: run `qabot index --rebuild`")
-    return OpenIndex(gen, meta, store, dense, lexical, spans)
+    return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense))
+
+
+def _reference(gen: Path, meta: dict[str, Any], dense: DenseIndex) -> Reference:
+    """The calibration vectors abstention reads questions against (see `abstain`)."""
+    fix = "run `qabot index --rebuild`"
+    try:
+        vectors = np.load(gen / CALIBRATION, allow_pickle=False)
+        info = meta["calibration"]
+        anchors, texts_id = int(info["anchors"]), str(info["texts"])
+        float(info["null_gap"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise IndexCorruptError(f"cannot read the calibration of {gen}; {fix}") from None
+    if vectors.ndim != 2 or vectors.shape[1] != dense.dimension or not 0 < anchors < len(vectors):
+        raise IndexCorruptError(f"the calibration of {gen} does not fit its index; {fix}")
+    return Reference.unstack(vectors.astype(np.float32), anchors, texts_id)

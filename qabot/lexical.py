@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,6 @@ __all__ = ["K1", "LexicalIndex"]
 # their length says little. A term seen once in a chunk of average length scores idf / (1 + K1).
 K1 = 1.2
 B = 0.5
-_PREFIX = 5  # characters an unknown term must share with a known one to stand in for it
 
 
 class LexicalIndex:
@@ -73,25 +71,6 @@ class LexicalIndex:
     def __contains__(self, term: str) -> bool:
         return term in self._vocab
 
-    def expand(self, term: str, limit: int = 3) -> list[str]:
-        """Known terms that may stand for an unknown one: same first letters, closest first.
-
-        Catches what the stemmer misses ("recruit" ~ "recru", "arrivee" ~ "arriv") at the cost
-        of a bisect in the sorted vocabulary.
-        """
-        if term in self._vocab or len(term) < _PREFIX or term.isdigit():
-            return []
-        if self._sorted_vocab is None:
-            self._sorted_vocab = sorted(t for t in self._vocab if t)
-        vocab, prefix = self._sorted_vocab, term[:_PREFIX]
-        found = []
-        for i in range(bisect.bisect_left(vocab, prefix), len(vocab)):
-            if not vocab[i].startswith(prefix):
-                break
-            found.append(vocab[i])
-        found.sort(key=lambda v: (-_common_prefix(v, term), abs(len(v) - len(term)), v))
-        return found[:limit]
-
     def scores(self, terms: Sequence[str], ideal: float) -> np.ndarray:
         """BM25 of every chunk over `ideal`, the score of a chunk of average length holding each
         question term once; clipped to 1."""
@@ -101,11 +80,3 @@ class LexicalIndex:
         raw = np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]
         return np.minimum(raw * np.float32((1 + K1) / ideal), np.float32(1.0))
 
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

@@ -32,6 +32,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
                "d’une question dans n’importe quelle discussion."),
     },
     "more": {"en": "More", "fr": "Plus"},
+    "held_back": {"en": "{count} weaker passage(s) not shown: {how}.",
+                  "fr": "{count} passage(s) moins pertinent(s) non affiché(s) : {how}."},
     "inline_help": {"en": "How to ask me", "fr": "Comment me poser une question"},
     "no_more": {"en": "No more passages for this question.",
                 "fr": "Pas d’autre passage pour cette question."},

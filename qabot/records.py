@@ -61,7 +61,8 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A verbatim quote of 1-3 consecutive sentences, with the best-answering sentence marked."""
+    """A verbatim quote of consecutive sentences of one paragraph, with the best-answering
+    sentence marked."""
 
     quote: str
     highlight: str
@@ -70,6 +71,7 @@ class Passage:
     start: int
     end: int
     highlight_at: int = 0  # where `highlight` starts inside `quote`
+    coverage: float = 0.0  # idf-weighted share of the question's terms the quote holds
 
     def to_json(self) -> dict[str, Any]:
         c = self.citation
@@ -93,11 +95,14 @@ class Answer:
     answered: bool
     lang: str
     passages: list[Passage] = field(default_factory=list)
+    #: Passages that scored far below the best and were held back (shown on request).
+    held_back: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answered": self.answered,
             "passages": [p.to_json() for p in self.passages],
+            "held_back": self.held_back,
         }
 

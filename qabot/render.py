@@ -9,7 +9,7 @@ from rich.text import Text
 from qabot.messages import say
 from qabot.records import Answer, Citation, Passage
 
-__all__ = ["citation_line", "plain_answer", "rich_answer"]
+__all__ = ["citation_line", "held_back_note", "plain_answer", "rich_answer"]
 
 
 def citation_line(c: Citation) -> str:
@@ -20,25 +20,35 @@ def citation_line(c: Citation) -> str:
     return " — ".join(parts)
 
 
-def plain_answer(answer: Answer) -> str:
-    """Plain text, for pipes and scripts."""
+def plain_answer(answer: Answer, more: str = "", start: int = 1) -> str:
+    """Plain text, for pipes and scripts. `more` says how to see held-back passages; `start`
+    numbers the first passage (for the ones shown on request)."""
     if not answer.answered:
         return say("no_answer", answer.lang)
     blocks = []
-    for i, p in enumerate(answer.passages, start=1):
+    for i, p in enumerate(answer.passages, start=start):
         blocks.append(f"[{i}] {p.quote}\n    — {citation_line(p.citation)} (score {p.score:.2f})")
+    if answer.held_back and more:
+        blocks.append(held_back_note(answer, more))
     return "\n\n".join(blocks)
 
 
-def rich_answer(answer: Answer) -> Group:
+def rich_answer(answer: Answer, more: str = "", start: int = 1) -> Group:
     """For a terminal: numbered quotes, best sentence in bold, citation dimmed beneath."""
     if not answer.answered:
         return Group(Text(say("no_answer", answer.lang), style="yellow"),
                      Text(say("no_answer_hint", answer.lang), style="dim"))
-    items = []
-    for i, p in enumerate(answer.passages, start=1):
+    items: list[Padding | Text] = []
+    for i, p in enumerate(answer.passages, start=start):
         items.append(Padding(_quote(i, p), (0, 0, 1, 0)))
+    if answer.held_back and more:
+        items.append(Text(held_back_note(answer, more), style="dim"))
     return Group(*items)
+
+
+def held_back_note(answer: Answer, how: str) -> str:
+    """'2 weaker passage(s) not shown: -k 3.'"""
+    return say("held_back", answer.lang, count=answer.held_back, how=how)
 
 
 def _quote(number: int, p: Passage) -> Group:

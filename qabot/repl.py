@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -19,18 +20,23 @@ __all__ = ["HELP", "run_repl"]
 
 HELP = """Type a question and press Enter. Commands:
   :help       this help
-  :k N        show N passages per answer (now {k})
+  :more       the next passages for the last question
+  :k N        show N passages per answer, however weak; :k auto: up to {top_k}, less those
+              far below the best (now {k})
   :sources    list the articles in the corpus
   :quit       leave (Ctrl-D works too; Ctrl-C cancels the line)"""
 
 
 class _Session:
-    """State shared by the terminal and the piped loops: the bot, k, and where output goes."""
+    """State shared by the terminal and the piped loops: the bot, k (None: auto), the last
+    question and how many of its passages were shown, and where output goes."""
 
-    def __init__(self, bot: Qabot, k: int, out: Callable[[object], None]) -> None:
+    def __init__(self, bot: Qabot, top_k: int, out: Callable[[object], None]) -> None:
         self.bot = bot
-        self.k = k
+        self.top_k = top_k
+        self.k: int | None = None
         self.out = out
+        self.last: tuple[str, int] | None = None
 
     def handle(self, line: str, render: Callable[..., object]) -> bool:
         """Run one line; False means quit."""
@@ -38,26 +44,47 @@ class _Session:
         if not line or line.startswith("#"):
             return True
         if line.startswith(":"):
-            return self._command(line)
+            return self._command(line, render)
         try:
-            self.out(render(self.bot.ask(line, k=self.k)))
+            answer = self.bot.ask(line, k=self.k)
         except QabotError as exc:
             self.out(f"error: {exc}")
+            return True
+        self.last = (line, len(answer.passages)) if answer.answered else None
+        self.out(render(answer, ":more"))
         return True
 
-    def _command(self, line: str) -> bool:
+    def _more(self, render: Callable[..., object]) -> None:
+        if self.last is None:
+            self.out("Ask a question first; :more then shows its next passages.")
+            return
+        question, seen = self.last
+        answer = self.bot.ask(question, k=min(50, seen + self.top_k))
+        fresh = answer.passages[seen:]
+        if not fresh:
+            self.out("No more passages for this question.")
+            return
+        self.last = (question, seen + len(fresh))
+        self.out(render(replace(answer, passages=fresh), "", seen + 1))
+
+    def _command(self, line: str, render: Callable[..., object]) -> bool:
         name, _, arg = line[1:].partition(" ")
-        name = name.lower()
+        name, arg = name.lower(), arg.strip().lower()
         if name in {"q", "quit", "exit"}:
             return False
         if name in {"h", "help", "?"}:
-            self.out(HELP.format(k=self.k))
+            self.out(HELP.format(top_k=self.top_k, k=self.k or "auto"))
+        elif name == "more":
+            self._more(render)
         elif name == "k":
-            if arg.strip().isdigit() and 1 <= int(arg) <= 50:
+            if arg == "auto":
+                self.k = None
+                self.out(f"Showing up to {self.top_k} passages, less those far below the best.")
+            elif arg.isdigit() and 1 <= int(arg) <= 50:
                 self.k = int(arg)
                 self.out(f"Showing {self.k} passage{'s' if self.k > 1 else ''} per answer.")
             else:
-                self.out("usage: :k N, with N from 1 to 50")
+                self.out("usage: :k N, with N from 1 to 50, or :k auto")
         elif name == "sources":
             for c in self.bot.sources():
                 self.out(f"- {citation_line(c)}")

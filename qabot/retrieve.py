@@ -13,7 +13,7 @@ from qabot.embed import Embedder
 from qabot.errors import IndexMismatchError
 from qabot.index import OpenIndex
 
-__all__ = ["MODES", "Candidate", "Mode", "Query", "Retriever"]
+__all__ = ["MODES", "Candidate", "Mode", "Query", "Retrieval", "Retriever"]
 
 Mode = Literal["hybrid", "lexical", "dense", "rrf"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
@@ -39,18 +39,21 @@ _MONTH_STEMS = ("janvi", "fevri", "avril", "juin", "juillet", "aout", "septembr"
                 "novembr", "decembr", "januari", "februari", "april", "june", "juli", "august",
                 "septemb", "octob", "novemb", "decemb", "siecl", "centuri")
 _YEAR = re.compile(r"^(1[0-9]|20)[0-9]{2}$")
+#: The dense part's weight for a chunk in another language than the question's: there BM25
+#: meets only names and numbers, and the meaning is all there is to go by (English questions
+#: about the shipped French article: the expected sentence first 0.85 -> 0.88).
+CROSS_LANGUAGE_DENSE_WEIGHT = 0.8
 #: Added to a sentence's coverage when it holds the kind of answer the question wants.
 ANSWER_TYPE_BONUS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A question, analyzed: each term group is a question term and the known terms that may
-    stand for it, with the idf of the question term."""
+    """A question, analyzed: its stems, each with its idf."""
 
     text: str
     lang: str
-    groups: tuple[tuple[str, ...], ...]
+    terms: tuple[str, ...]
     idf: tuple[float, ...]
     #: What BM25 searches (stems, exact forms, prefixes) and the score of a chunk of average
     #: length holding each of them once, which BM25 scores are measured against.
@@ -71,8 +74,8 @@ class Query:
         total = sum(self.weights)
         if total <= 0:
             return 0.0
-        return sum(w for g, w in zip(self.groups, self.weights, strict=True)
-                   if any(t in found for t in g)) / total
+        return sum(w for t, w in zip(self.terms, self.weights, strict=True)
+                   if t in found) / total
 
     def sentence_score(self, terms: set[str]) -> float:
         """Coverage, plus a bonus when the sentence holds a number or a date the question
@@ -88,7 +91,8 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A chunk with its scores: cosine similarity, normalized BM25, and the fused score."""
+    """A chunk with its scores: the cosine of its closest sentence on the model's scale (0 to
+    1), normalized BM25, and the fused score."""
 
     chunk_id: int
     dense: float
@@ -96,16 +100,26 @@ class Candidate:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """The best chunks, best first, and the question's best cosine with any sentence (None
+    when the mode does not embed the question)."""
+
+    candidates: list[Candidate]
+    best_cosine: float | None
+
+
 class Retriever:
     """Scores chunks for a question. Both parts are absolute scores in [0, 1] (clipped cosine,
     BM25 over the query's ideal BM25), so their weighted sum is comparable across questions and
     can be held against a fixed minimum score."""
 
-    def __init__(self, index: OpenIndex, embedder: Embedder,
-                 weights: tuple[float, float]) -> None:
+    def __init__(self, index: OpenIndex, embedder: Embedder, weights: tuple[float, float],
+                 cosine_scale: tuple[float, float] = (0.0, 1.0)) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight, self.lexical_weight = weights
+        self.cosine_floor, self.cosine_ceiling = cosine_scale
         self._checked_dimension = False
 
     def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
@@ -119,16 +133,14 @@ class Retriever:
             terms.extend(stems_of(views))
             search.extend(views)
         lexical = self.index.lexical
-        groups = tuple((t, *lexical.expand(t)) for t in dict.fromkeys(terms))
-        idf = tuple(lexical.idf(g[0]) for g in groups)
-        # Known stand-ins for unknown stems count in BM25 as well: they are how an English
-        # question reaches a French corpus ("recruit" -> "recru").
-        search_terms = tuple(dict.fromkeys([*search, *(t for g in groups for t in g[1:])]))
+        stems = tuple(dict.fromkeys(terms))
+        search_terms = tuple(dict.fromkeys(search))
         wants: Literal["number", "time"] | None = (
             "number" if _WANTS_NUMBER.search(question)
             else "time" if _WANTS_TIME.search(question) else None)
         vector = self.embed_question(question) if mode != "lexical" else None
-        return Query(question, question_lang, groups, idf, search_terms,
+        return Query(question, question_lang, stems, tuple(lexical.idf(t) for t in stems),
+                     search_terms,
                      sum(lexical.idf(t) for t in search_terms), wants, vector)
 
     def embed_question(self, question: str) -> np.ndarray:
@@ -142,7 +154,7 @@ class Retriever:
             self._checked_dimension = True
         return vector
 
-    def candidates(self, query: Query, n: int, mode: Mode = "hybrid") -> list[Candidate]:
+    def candidates(self, query: Query, n: int, mode: Mode = "hybrid") -> Retrieval:
         """The best `n` chunks, best first."""
         use_dense = mode != "lexical"
         use_lexical = mode != "dense"
@@ -151,12 +163,14 @@ class Retriever:
         lexical_rank: dict[int, int] = {}
         dense_scores: dict[int, float] = {}
         vector = None
+        best: float | None = None
         if use_dense:
             vector = query.vector if query.vector is not None else self.embed_question(query.text)
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
             ids, sims = self.index.dense.search(vector, SENTENCE_HITS_PER_CHUNK * n)
+            best = float(sims[0]) if len(sims) else None
             for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
                 for cid in spans.chunks_of(sid):
                     if cid not in dense_scores:
@@ -181,9 +195,10 @@ class Retriever:
                                 strict=True):
                 dense_scores[cid] = sim
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
+        languages = spans.languages
         out: list[Candidate] = []
         for cid in ids.tolist():
-            d = max(0.0, dense_scores.get(cid, 0.0)) if use_dense else 0.0
+            d = self.dense_score(dense_scores.get(cid, self.cosine_floor)) if use_dense else 0.0
             lex = float(lexical[cid]) if lexical is not None else 0.0
             if mode == "dense":
                 score = d
@@ -193,10 +208,19 @@ class Retriever:
                 score = sum(1.0 / (_RRF_K + r[cid] + 1) for r in (dense_rank, lexical_rank)
                             if cid in r)
             else:
-                score = self.dense_weight * d + self.lexical_weight * lex
+                if languages[cid] == query.lang:
+                    score = self.dense_weight * d + self.lexical_weight * lex
+                else:
+                    score = (CROSS_LANGUAGE_DENSE_WEIGHT * d
+                             + (1 - CROSS_LANGUAGE_DENSE_WEIGHT) * lex)
             out.append(Candidate(cid, d, lex, score))
         out.sort(key=lambda c: (-c.score, c.chunk_id))
-        return out[:n]
+        return Retrieval(out[:n], best)
+
+    def dense_score(self, cosine: float) -> float:
+        """A cosine on the model's own scale, mapped to [0, 1]."""
+        span = self.cosine_ceiling - self.cosine_floor
+        return min(1.0, max(0.0, (cosine - self.cosine_floor) / span))
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

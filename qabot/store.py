@@ -142,11 +142,12 @@ class Store:
             return int(self._conn.execute(
                 "SELECT first_sentence FROM documents WHERE id = ?", (doc_id,)).fetchone()[0])
 
-    def chunk_sentence_ids(self) -> list[tuple[int, int, int]]:
-        """(chunk id, dense id of its first sentence, of its last), by chunk id."""
+    def chunk_sentence_ids(self) -> list[tuple[int, int, int, str]]:
+        """(chunk id, dense id of its first sentence, of its last, its document's language),
+        by chunk id."""
         with self._lock:
             return self._conn.execute(
-                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last "
+                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
 
     def content_hashes(self) -> dict[str, str]:

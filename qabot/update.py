@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from qabot.abstain import Reference, embed_reference, null_gap, reference_texts
 from qabot.analyze import Analyzer
 from qabot.chunk import chunk_document
 from qabot.config import Settings
@@ -29,7 +30,15 @@ from qabot.dense import DenseIndex
 from qabot.embed import Embedder
 from qabot.errors import CorpusError, QabotError
 from qabot.generations import new_building_dir, publish, writer_lock
-from qabot.index import DENSE, FORMAT_VERSION, LEXICAL, STORE, OpenIndex, open_generation
+from qabot.index import (
+    CALIBRATION,
+    DENSE,
+    FORMAT_VERSION,
+    LEXICAL,
+    STORE,
+    OpenIndex,
+    open_generation,
+)
 from qabot.lexical import LexicalIndex
 from qabot.load import LoadReport, load_corpus
 from qabot.records import Chunk, Document, Sentence
@@ -73,14 +82,15 @@ class PreparedDoc:
 
 
 def embedder_for(settings: Settings) -> Embedder:
-    return Embedder(settings.embedding_model, device=settings.device,
-                    query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-                    batch_size=settings.batch_size)
+    query_prompt, passage_prompt = settings.prompts
+    return Embedder(settings.embedding_model, cache_dir=settings.model_cache,
+                    device=settings.device, query_prompt=query_prompt,
+                    passage_prompt=passage_prompt, batch_size=settings.batch_size)
 
 
 def config_fingerprint(settings: Settings) -> str:
     """Changes whenever stored chunks and vectors can no longer be reused."""
-    shape = [FORMAT_VERSION, settings.embedding_model, settings.passage_prompt,
+    shape = [FORMAT_VERSION, settings.embedding_model, settings.prompts[1],
              settings.chunk_words, settings.chunk_overlap]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
 
@@ -179,7 +189,11 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
             p.vectors, at = vectors[at:at + len(p.passages)], at + len(p.passages)
     if not prepared:
         raise CorpusError(f"no text to index in {settings.corpus_dir}")
-    path = write_generation(settings, prepared)
+    if live is not None and live.reference.texts_id == reference_texts()[2]:
+        reference = live.reference
+    else:
+        reference = embed_reference(embedder or embedder_for(settings))
+    path = write_generation(settings, prepared, reference)
     return IndexSummary(
         len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
@@ -222,25 +236,30 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
     return vectors
 
 
-def write_generation(settings: Settings, prepared: list[PreparedDoc],
+def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference,
                      meta: dict[str, Any] | None = None) -> Path:
     """Write every document into a new generation and publish it (under `writer_lock`)."""
     building = new_building_dir(settings.index_dir)
     vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None])
     chunks = [c for p in prepared for c in p.chunks]
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "model": settings.embedding_model,
-        "dimension": int(vectors.shape[1]),
-        "config": config_fingerprint(settings),
-        "languages": sorted({p.doc.lang for p in prepared}),
-        "documents": len(prepared),
-        "chunks": len(chunks),
-        "sentences": len(vectors),
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **(meta or {}),
-    }
     try:
+        dense = DenseIndex.build(vectors, np.arange(len(vectors), dtype=np.int64))
+        dense.save(building / DENSE)
+        np.save(building / CALIBRATION, reference.stacked(), allow_pickle=False)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model": settings.embedding_model,
+            "dimension": int(vectors.shape[1]),
+            "config": config_fingerprint(settings),
+            "languages": sorted({p.doc.lang for p in prepared}),
+            "documents": len(prepared),
+            "chunks": len(chunks),
+            "sentences": len(vectors),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
+                            "null_gap": round(null_gap(reference, dense), 6)},
+            **(meta or {}),
+        }
         store = Store.create(building / STORE)
         first_sentence = 0
         for p in prepared:
@@ -250,7 +269,6 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc],
         store.set_meta(meta)
         store.commit()
         store.close()
-        DenseIndex.build(vectors, np.arange(len(vectors), dtype=np.int64)).save(building / DENSE)
         LexicalIndex.build([t for p in prepared for t in p.chunk_terms]).save(building / LEXICAL)
         return publish(settings.index_dir, building,
                        {k: meta[k] for k in ("format_version", "model", "dimension")})

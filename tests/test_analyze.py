@@ -45,8 +45,10 @@ def test_language_detection() -> None:
     assert detect_language("", default="fr") == "fr"
 
 
-def test_bm25_sees_stem_exact_word_and_prefix() -> None:
+def test_bm25_sees_stem_and_exact_word() -> None:
     terms = Analyzer("fr").index_terms("Les recrues construisent")
-    assert terms == ["recru", "construisent", "=recrues", "=construisent", "~recru", "~const"]
-    # The prefix view is what lets a derivation meet its stem's relative.
-    assert set(Analyzer("fr").index_terms("construction")) & set(terms) == {"~const"}
+    assert terms == ["recru", "construisent", "=recrues", "=construisent"]
+    # An inflection meets its stem, not its exact form; a mere derivation meets neither (the
+    # five-letter prefix view that joined "construction" to "construisent" is gone).
+    assert set(Analyzer("fr").index_terms("recrue")) & set(terms) == {"recru"}
+    assert not set(Analyzer("fr").index_terms("construction")) & set(terms)

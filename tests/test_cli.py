@@ -52,10 +52,10 @@ def test_help_and_config_errors_do_not_import_heavy_libraries() -> None:
 
 
 def test_invalid_setting_is_one_line_and_exit_2() -> None:
-    result = run("ask", "Quoi ?", env={"QABOT_MIN_SCORE": "high"})
+    result = run("ask", "Quoi ?", env={"QABOT_MIN_RELEVANCE": "high"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        ("qabot: invalid setting QABOT_MIN_SCORE='high': Input should be a valid number, "
+        ("qabot: invalid setting QABOT_MIN_RELEVANCE='high': Input should be a valid number, "
         "unable to parse string as a number")]
 
 
@@ -110,7 +110,8 @@ def test_ask_off_topic_plain_text_in_french(index_env: dict[str, str]) -> None:
     assert result.returncode == 0
     assert result.stdout.strip() == "Le corpus ne contient rien qui réponde à cette question."
     data = json.loads(run("ask", "--json", "How do I knit a scarf?", env=index_env).stdout)
-    assert data == {"question": "How do I knit a scarf?", "answered": False, "passages": []}
+    assert data == {"question": "How do I knit a scarf?", "answered": False, "passages": [],
+                    "held_back": 0}
 
 
 def test_stats(index_env: dict[str, str]) -> None:
@@ -118,7 +119,7 @@ def test_stats(index_env: dict[str, str]) -> None:
     assert result.returncode == 0
     lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines())
     assert lines["Documents"] == "1"
-    assert lines["Model"] == "sentence-transformers/all-MiniLM-L6-v2 (384 dimensions)"
+    assert lines["Model"] == "intfloat/multilingual-e5-small (384 dimensions)"
     assert "ago" in lines["Built"]
     data = json.loads(run("stats", "--json", env=index_env).stdout)
     assert data["documents"] == 1 and data["dimension"] == 384
@@ -140,6 +141,34 @@ def test_repl_reads_questions_from_a_pipe(index_env: dict[str, str]) -> None:
     assert "Nothing in the corpus answers that." in out
     assert "- Mali : l’envoyé américain pour le Sahel à Bamako, nouvelles recrues à Bougouni" in out
     assert out.count("[1]") == 1
+
+
+def test_repl_holds_back_weak_passages_until_more(index_env: dict[str, str]) -> None:
+    questions = ("Combien de recrues à Bougouni ?\n"
+                 ":more\n"
+                 ":k 3\n"
+                 "Combien de recrues à Bougouni ?\n"
+                 ":k auto\n")
+    out = run("repl", env=index_env, stdin=questions).stdout
+    before_k, after_k = out.split("Showing 3 passages per answer.")
+    assert "passage(s) moins pertinent(s) non affiché(s) : :more." in before_k
+    assert before_k.count("[1]") == 1
+    assert "[2]" in before_k and "Abdoulaye Diop" in before_k  # :more numbers on from 2
+    assert after_k.count("[1]") == 1 and "[3]" in after_k  # :k 3: three, however weak
+    assert "non affiché" not in after_k
+    assert "Showing up to 3 passages, less those far below the best." in after_k
+
+
+def test_ask_holds_back_weak_passages_unless_k_is_given(index_env: dict[str, str]) -> None:
+    plain = run("ask", "Combien de recrues à Bougouni ?", env=index_env).stdout
+    assert plain.count("[1]") == 1 and "[2]" not in plain
+    assert plain.strip().endswith("non affiché(s) : -k 3.")
+    data = json.loads(run("ask", "--json", "Combien de recrues à Bougouni ?",
+                          env=index_env).stdout)
+    assert len(data["passages"]) == 1 and data["held_back"] >= 1
+    data = json.loads(run("ask", "--json", "-k", "3", "Combien de recrues à Bougouni ?",
+                          env=index_env).stdout)
+    assert len(data["passages"]) == 3 and data["held_back"] == 0
 
 
 def test_repl_in_a_terminal(index_env: dict[str, str], tmp_path: Path) -> None:

@@ -4,16 +4,24 @@ from pathlib import Path
 
 import pytest
 
-from qabot.config import DEFAULT_MODEL, Settings, load_settings, resolve_model_path
+from qabot.config import DEFAULT_MODEL, Settings, load_settings
 from qabot.errors import ConfigError
+from qabot.models import MINILM, model_path
 
 
-def test_defaults() -> None:
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("QABOT_MODEL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     s = load_settings()
     assert s.corpus_dir == Path("corpus")
     assert s.index_dir == Path("index")
     assert s.embedding_model == DEFAULT_MODEL
-    assert s.fusion_weights == (0.4, 0.6)
+    assert s.fusion_weights == (0.6, 0.4)
+    assert s.model_cache == tmp_path / "qabot" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert load_settings().model_cache == Path("~/.cache/qabot/models").expanduser()
+    assert s.prompts == ("query: ", "passage: ")
+    assert s.cosine_scale == (0.75, 0.92)
 
 
 def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +38,8 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("QABOT_TOP_K", "abc", "invalid setting QABOT_TOP_K='abc': Input should be a valid integer"),
         ("QABOT_TOP_K", "0", ("invalid setting QABOT_TOP_K='0': Input should be greater than or "
                              "equal to 1")),
-        ("QABOT_MIN_SCORE", "2", "invalid setting QABOT_MIN_SCORE='2'"),
+        ("QABOT_MIN_RELEVANCE", "2", "invalid setting QABOT_MIN_RELEVANCE='2'"),
+        ("QABOT_SHOW_RATIO", "1.5", "invalid setting QABOT_SHOW_RATIO='1.5'"),
         ("QABOT_LOG_LEVEL", "loud", "invalid setting QABOT_LOG_LEVEL='LOUD'"),
         ("QABOT_EMBEDDING_MODEL", " ", "invalid setting QABOT_EMBEDDING_MODEL=' ': must name"),
     ],
@@ -52,21 +61,49 @@ def test_weights_cannot_both_be_zero(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
-def test_default_model_resolves_to_the_offline_copy() -> None:
-    path = Path(resolve_model_path(DEFAULT_MODEL))
+def test_minilm_resolves_to_the_offline_copy_without_prompts(tmp_path: Path) -> None:
+    path = Path(model_path(MINILM, tmp_path))
     assert path.is_dir()
     assert (path / "modules.json").exists()
     assert "site-packages" in str(path)
+    settings = Settings(embedding_model="all-MiniLM-L6-v2")
+    assert settings.embedding_model == MINILM
+    assert settings.prompts == ("", "")
+    assert settings.cosine_scale == (0.0, 1.0)
+    assert not list(tmp_path.iterdir())  # nothing was built for it
 
 
 def test_other_models_pass_through(tmp_path: Path) -> None:
-    assert resolve_model_path("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
-    assert resolve_model_path(str(tmp_path)) == str(tmp_path)
+    assert model_path("BAAI/bge-m3", tmp_path) == "BAAI/bge-m3"
+    assert model_path(str(tmp_path), tmp_path) == str(tmp_path)
     assert Settings(embedding_model=str(tmp_path)).embedding_model == str(tmp_path)
+    assert Settings(embedding_model="BAAI/bge-m3").prompts == ("", "")
 
 
-def test_aliases_of_the_default_model_are_one_name() -> None:
-    assert Settings(embedding_model="all-MiniLM-L6-v2").embedding_model == DEFAULT_MODEL
+def test_each_model_gets_its_own_prompts(tmp_path: Path) -> None:
+    assert Settings(embedding_model="intfloat/multilingual-e5-base").prompts == (
+        "query: ", "passage: ")
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config_sentence_transformers.json").write_text(
+        '{"prompts": {"query": "Q: ", "document": "D: "}}')
+    assert Settings(embedding_model=str(folder)).prompts == ("Q: ", "D: ")
+    # Settings win, an empty prompt included.
+    assert Settings(embedding_model=str(folder), query_prompt="").prompts == ("", "D: ")
+
+
+def test_aliases_of_the_offline_models_are_one_name() -> None:
+    assert Settings(embedding_model="multilingual-e5-small").embedding_model == DEFAULT_MODEL
+    assert Settings(embedding_model="intfloat/multilingual-e5-small").embedding_model == \
+        DEFAULT_MODEL
+    assert Settings(embedding_model="all-MiniLM-L6-v2").embedding_model == MINILM
+
+
+def test_cosine_scale_can_be_set_and_must_be_ordered(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(cosine_floor=0.5, cosine_ceiling=0.9).cosine_scale == (0.5, 0.9)
+    monkeypatch.setenv("QABOT_COSINE_FLOOR", "0.95")
+    with pytest.raises(ConfigError, match="QABOT_COSINE_CEILING must be above"):
+        load_settings()
 
 
 def test_env_example_lists_every_setting_with_a_comment() -> None:

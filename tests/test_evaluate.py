@@ -62,7 +62,7 @@ def test_metrics_match_the_hand_worked_values(squad: Path, embedder: Embedder,
     assert hybrid["answered"] == pytest.approx(2 / 3, abs=1e-4)
     assert hybrid["latency_ms_p50"] > 0 and hybrid["latency_ms_p95"] >= hybrid["latency_ms_p50"]
     assert (report["questions"], report["documents"]) == (3, 3)
-    assert report["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert report["model"] == "intfloat/multilingual-e5-small"
     assert not (tmp_path / "mine").exists()  # the user's index is never touched
 
 
@@ -78,9 +78,9 @@ def test_eval_json_and_table(squad: Path, tmp_path: Path) -> None:
     assert set(report["modes"]) == {"hybrid", "lexical"}
     assert set(report["modes"]["lexical"]) == {"hit@1", "hit@3", "hit@5", "highlight@1",
                                                "mrr@5", "answered", "latency_ms_p50",
-                                               "latency_ms_p95"}
+                                               "latency_ms_p95", "shown", "shown_with_answer"}
     assert report["questions"] == 2
-    assert report["settings"]["min_score"] == 0.23
+    assert report["settings"]["min_relevance"] == 0.0
     table = subprocess.run([sys.executable, "-m", "qabot", "eval", str(squad), "--mode",
                             "dense"], env={**env, "COLUMNS": "200"}, cwd=tmp_path,
                            capture_output=True, text=True, check=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot.config import DEFAULT_MODEL, load_settings, resolve_model_path
+from qabot.config import load_settings
 from qabot.embed import Embedder
 from qabot.engine import Qabot
 from qabot.errors import (
@@ -18,6 +18,7 @@ from qabot.errors import (
     NoIndexError,
 )
 from qabot.index import SentenceChunks, current_generation, open_index, read_stats
+from qabot.models import MINILM, model_path
 from qabot.update import build_index
 from tests.conftest import CORPUS, write
 
@@ -52,7 +53,7 @@ def test_stats_are_read_from_metadata(shipped_settings: object) -> None:
     stats = read_stats(shipped_settings)  # type: ignore[arg-type]
     assert stats.documents == 1
     assert stats.chunks >= 2
-    assert stats.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert stats.model == "intfloat/multilingual-e5-small"
     assert stats.dimension == 384
     assert stats.languages == ("fr",)
     assert stats.size_bytes > 10_000
@@ -83,7 +84,7 @@ def test_model_of_another_dimension_is_refused(tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer, models
 
     model_dir = tmp_path / "model"
-    shutil.copytree(resolve_model_path(DEFAULT_MODEL), model_dir)
+    shutil.copytree(model_path(MINILM, tmp_path), model_dir)
     settings = load_settings(corpus_dir=CORPUS, index_dir=tmp_path / "index",
                              embedding_model=str(model_dir))
     build_index(settings)
@@ -141,7 +142,9 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 
 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
-    spans = SentenceChunks.from_rows([(0, 0, 2), (1, 2, 4), (2, 4, 6), (3, 7, 7)])
+    spans = SentenceChunks.from_rows([(0, 0, 2, "fr"), (1, 2, 4, "fr"), (2, 4, 6, "en"),
+                                      (3, 7, 7, "en")])
+    assert spans.languages == ("fr", "fr", "en", "en")
     assert spans.chunks_of(0) == [0]
     assert spans.chunks_of(2) == [0, 1]  # the overlap sentence
     assert spans.chunks_of(5) == [2]

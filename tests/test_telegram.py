@@ -206,6 +206,21 @@ def test_rate_limit_is_per_user(tg_index: Settings, tg_qabot: Qabot) -> None:
     run_scenario(tg_index, tg_qabot, scenario, telegram_rate_limit=2)
 
 
+def test_first_reply_holds_back_weak_passages_and_more_shows_them(tg_index: Settings,
+                                                                   tg_qabot: Qabot) -> None:
+    async def scenario(api: FakeBotApi, app: Any) -> None:
+        api.push(message(41, "Combien de recrues à Bougouni ?"))
+        (first,) = await api.wait_for("sendMessage", chat_id=41)
+        assert first["text"].count("<blockquote>") == 1
+        assert "900 nouvelles recrues" in first["text"]
+        api.push(callback(41, f"m:{answer_id(first)}"))
+        sent = await api.wait_for("sendMessage", count=2, chat_id=41)
+        assert "900 nouvelles recrues" not in sent[1]["text"]
+        assert "Abdoulaye Diop" in sent[1]["text"]
+
+    run_scenario(tg_index, tg_qabot, scenario)
+
+
 def test_more_and_feedback_buttons(tg_index: Settings, tg_qabot: Qabot) -> None:
     async def scenario(api: FakeBotApi, app: Any) -> None:
         api.push(message(40, "Quels domaines de coopération entre les Etats-Unis et le Mali ?"))
