@@ -29,7 +29,8 @@ import numpy as np
 from qabot.dense import DenseIndex
 from qabot.embed import Embedder
 
-__all__ = ["Judge", "Reference", "embed_reference", "null_gap", "reference_texts"]
+__all__ = ["Judge", "Reference", "embed_reference", "null_gap", "reference_key",
+           "reference_texts"]
 
 #: Anchors whose cosines make a question's baseline: the closest few, as one close anchor may
 #: share a topic with the question by chance.
@@ -43,7 +44,7 @@ OFFSET = 0.15
 
 @cache
 def reference_texts() -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """(anchors, probes, an id of both) from the packaged calibration file."""
+    """(anchors, probes, their checksum) from the packaged calibration file."""
     raw = resources.files("qabot").joinpath("data/calibration.txt").read_text(encoding="utf-8")
     sections: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -56,13 +57,20 @@ def reference_texts() -> tuple[tuple[str, ...], tuple[str, ...], str]:
         elif current is not None:
             current.append(line)
     anchors, probes = tuple(sections["anchors"]), tuple(sections["probes"])
-    return anchors, probes, hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return anchors, probes, hashlib.sha256(raw.encode()).hexdigest()
+
+
+def reference_key(query_prompt: str, passage_prompt: str) -> str:
+    """Names the embedded calibration: the texts and the prompts they were embedded with (the
+    model is the index's own)."""
+    seed = "\0".join((reference_texts()[2], query_prompt, passage_prompt))
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class Reference:
     """The calibration texts embedded with the index's model: anchors as passages, probes as
-    questions; `texts_id` names the texts they came from."""
+    questions; `texts_id` is their `reference_key`."""
 
     anchors: np.ndarray
     probes: np.ndarray
@@ -83,9 +91,9 @@ class Reference:
 
 
 def embed_reference(embedder: Embedder) -> Reference:
-    anchors, probes, texts_id = reference_texts()
-    return Reference(embedder.encode_passages(list(anchors)),
-                     embedder.encode_queries(list(probes)), texts_id)
+    anchors, probes, _ = reference_texts()
+    return Reference(embedder.encode_passages(list(anchors)), embedder.encode_queries(list(probes)),
+                     reference_key(embedder.query_prompt, embedder.passage_prompt))
 
 
 def null_gap(reference: Reference, dense: DenseIndex) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from qabot.index import OpenIndex
 from qabot.records import Answer, Citation, Document, Passage
-from qabot.retrieve import Candidate, Query
+from qabot.retrieve import Candidate, Query, on_scale
 from qabot.store import StoredSentence
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
@@ -93,16 +93,15 @@ class QuoteBuilder:
 
     def _sentence_similarity(self, query: Query, chunk_id: int, first: int,
                              around: dict[int, StoredSentence]) -> dict[int, float]:
-        """Cosine of the question with each sentence in `around` (clipped at 0), by ordinal;
-        empty when the mode does not embed the question."""
+        """Closeness in meaning of the question to each sentence in `around` (its cosine on the
+        model's scale, 0 to 1), by ordinal; empty when the mode does not embed the question."""
         if query.vector is None or not around:
             return {}
         base = int(self.index.spans.first[chunk_id]) - first  # dense id of sentence 0
         ordinals = sorted(around)
         sims = self.index.dense.similarity(
             query.vector, np.array([base + o for o in ordinals], dtype=np.int64))
-        lo, hi = self.cosine_scale
-        return {o: min(1.0, max(0.0, (float(v) - lo) / (hi - lo)))
+        return {o: on_scale(v, self.cosine_scale)
                 for o, v in zip(ordinals, sims.tolist(), strict=True)}
 
     def _span_chars(self, around: dict[int, StoredSentence], first: int, last: int) -> int:
@@ -186,7 +185,6 @@ def _merge(drafts: list[_Draft],
 def _cut_at_word(text: str, limit: int) -> int:
     space = text.rfind(" ", 0, limit)
     return space if space > limit // 2 else limit
-
 
 
 def worth_showing(passages: list[Passage], ratio: float) -> list[Passage]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qabot.abstain import Reference, embed_reference, null_gap, reference_texts
+from qabot.abstain import Reference, embed_reference, null_gap, reference_key
 from qabot.analyze import Analyzer
 from qabot.chunk import chunk_document
 from qabot.config import Settings
@@ -164,7 +164,8 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     added = [d for d in report.documents if d.id not in known]
     updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
     removed = [i for i in known if i not in current]
-    if live is not None and not (added or updated or removed):
+    calibrated = live is not None and live.reference.texts_id == reference_key(*settings.prompts)
+    if live is not None and calibrated and not (added or updated or removed):
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
                             up_to_date=True, path=live.path)
@@ -189,7 +190,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
             p.vectors, at = vectors[at:at + len(p.passages)], at + len(p.passages)
     if not prepared:
         raise CorpusError(f"no text to index in {settings.corpus_dir}")
-    if live is not None and live.reference.texts_id == reference_texts()[2]:
+    if live is not None and calibrated:
         reference = live.reference
     else:
         reference = embed_reference(embedder or embedder_for(settings))

