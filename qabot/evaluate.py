@@ -27,9 +27,6 @@ from qabot.update import build_index, embedder_for
 __all__ = ["Dataset", "EvalQuestion", "evaluate", "load_squad", "score_answer"]
 
 METRICS = ("hit@1", "hit@3", "hit@5", "highlight@1", "mrr@5", "answered")
-#: What the default view (no explicit k) shows: passages per answered question, and the share
-#: of them that hold a gold answer.
-SHOWN = ("shown", "shown_with_answer")
 
 
 @dataclass(frozen=True, slots=True)

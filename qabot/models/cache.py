@@ -79,7 +79,8 @@ def default_model_folder(cache_dir: Path, *, source: Path | None = None,
     except OSError as exc:
         raise ModelLoadError(
             f"cannot build the default model in {cache_dir} ({exc.strerror or exc}); it needs "
-            "about 500 MB: free some space or set QABOT_MODEL_CACHE to another folder") from None
+            "a writable folder with about 500 MB free: make room, or set QABOT_MODEL_CACHE to "
+            "another folder") from None
     return folder
 
 
