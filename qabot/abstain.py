@@ -98,8 +98,6 @@ def embed_reference(embedder: Embedder) -> Reference:
 
 def null_gap(reference: Reference, dense: DenseIndex) -> float:
     """The median of (best cosine in the corpus - own baseline) over the probes."""
-    if len(dense) == 0:
-        return 0.0
     best = np.array([dense.search(p, 1)[1][0] for p in reference.probes], dtype=np.float32)
     return float(np.median(best - reference.baseline(reference.probes)))
 

@@ -21,6 +21,10 @@ _ELLIPSIS = "…"
 #: chunk's best quote first, and brings the other paragraph into the top five when it answers
 #: (PIAF dev: hit@5 0.870 -> 0.880, hit@1 unchanged).
 OTHER_PARAGRAPH_FACTOR = 0.9
+#: Chunks quotes are drafted from, at least. The same pool for every k up to 5, so that an
+#: answer's first passages do not depend on how many were asked for (a default answer is a
+#: prefix of a -k 5 one, which is how `qabot eval` measures what the default shows).
+POOL = 15
 #: How much a sentence's closeness in meaning to the question (its cosine on the model's
 #: scale, 0 to 1) adds to the share of question terms it holds when the sentence to mark is
 #: chosen. With e5, PIAF dev: the answer's sentence is picked in its paragraph 0.69 of the time
@@ -43,7 +47,7 @@ class QuoteBuilder:
     """Turns ranked chunks into merged, non-overlapping passages."""
 
     def __init__(self, index: OpenIndex, *, max_chars: int, quote_weight: float,
-                 cosine_scale: tuple[float, float] = (0.0, 1.0)) -> None:
+                 cosine_scale: tuple[float, float]) -> None:
         self.index = index
         self.cosine_scale = cosine_scale
         self.max_chars = max_chars
@@ -54,7 +58,7 @@ class QuoteBuilder:
         the quote itself covers the question, so the quote shown is the one that answers."""
         gamma = self.quote_weight
         drafts: list[_Draft] = []
-        pool = candidates[: max(10, 3 * k)]
+        pool = candidates[: max(POOL, 3 * k)]
         stored = self.index.store.chunks([c.chunk_id for c in pool])
         for cand in pool:
             if cand.chunk_id not in stored:
@@ -64,14 +68,17 @@ class QuoteBuilder:
             around = {s.sentence.ordinal: s for s in self.index.store.sentences(
                 chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES)}
             near: dict[int, float] = {}
+            covered: dict[int, float] = {}  # asked for several times per sentence
 
             def cover(ordinal: int, around: dict[int, StoredSentence] = around,
-                      near: dict[int, float] = near, chunk_id: int = cand.chunk_id,
-                      first: int = chunk.first) -> float:
-                if query.vector is not None and not near:  # once per chunk
-                    near.update(self._sentence_similarity(query, chunk_id, first, around))
-                return (query.sentence_score(set(around[ordinal].terms))
-                        + SENTENCE_MEANING_WEIGHT * near.get(ordinal, 0.0))
+                      near: dict[int, float] = near, covered: dict[int, float] = covered,
+                      chunk_id: int = cand.chunk_id, first: int = chunk.first) -> float:
+                if ordinal not in covered:
+                    if query.vector is not None and not near:  # once per chunk
+                        near.update(self._sentence_similarity(query, chunk_id, first, around))
+                    covered[ordinal] = (query.sentence_score(set(around[ordinal].terms))
+                                        + SENTENCE_MEANING_WEIGHT * near.get(ordinal, 0.0))
+                return covered[ordinal]
 
             paragraphs: dict[int, list[int]] = {}
             for o in range(chunk.first, chunk.last + 1):

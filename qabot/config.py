@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=4096)
     chunk_words: int = Field(200, ge=20, le=2000, description="Word budget of a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by adjacent chunks.")
-    top_k: int = Field(3, ge=1, le=50, description="Passages per answer.")
+    top_k: int = Field(3, ge=1, le=50, description="Most passages per answer.")
     cosine_floor: float | None = Field(None, ge=-1.0, le=1.0,
                                        description="Cosine meaning 'unrelated'; unset: the "
                                                    "model's own (e5: 0.75, others: 0).")

@@ -38,6 +38,7 @@ class DenseIndex:
         index = faiss.IndexIDMap2(base)
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                            np.asarray(ids, dtype=np.int64))
+        _tune(index)  # searched right away too (abstention's calibration), as it will be later
         return cls(index)
 
     @classmethod

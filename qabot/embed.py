@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qabot.errors import ModelLoadError
-from qabot.models import model_path
+from qabot.models import DEFAULT_MODEL, model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -60,11 +60,11 @@ class Embedder:
             return SentenceTransformer(path, device=self.device)
         except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
             reason = str(exc).strip().split("\n", 1)[0][:200]
-            raise ModelLoadError(
-                f"cannot load embedding model {self.name!r} ({type(exc).__name__}: {reason}); "
-                "set QABOT_EMBEDDING_MODEL to a sentence-transformers model folder on disk, "
-                f"or unset it to use the offline default"
-            ) from None
+            fix = (f"delete {path} to have it rebuilt" if self.name == DEFAULT_MODEL else
+                   "set QABOT_EMBEDDING_MODEL to a sentence-transformers model folder on disk, "
+                   "or unset it to use the offline default")
+            raise ModelLoadError(f"cannot load embedding model {self.name!r} "
+                                 f"({type(exc).__name__}: {reason}); {fix}") from None
 
     @property
     def dimension(self) -> int:

@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import replace
 
-from qabot.abstain import Judge
+from qabot.abstain import Judge, reference_key
 from qabot.analyze import detect_language
 from qabot.answer import QuoteBuilder, worth_showing
 from qabot.config import Settings
@@ -40,8 +40,11 @@ class Qabot:
         self._use(index)
 
     def _use(self, index: OpenIndex) -> None:
-        # One assignment, so a question in flight keeps one whole index to the end.
         s = self.settings
+        if index.reference.texts_id != reference_key(*s.prompts):
+            log.warning("the index's abstention was calibrated with other prompts or texts than "
+                        "these: run `qabot index` to recalibrate it (no article is re-embedded)")
+        # One assignment, so a question in flight keeps one whole index to the end.
         self._parts = (index, Retriever(index, self.embedder, s.fusion_weights, s.cosine_scale),
                        QuoteBuilder(index, max_chars=s.max_quote_chars,
                                     quote_weight=s.quote_weight, cosine_scale=s.cosine_scale),
@@ -84,8 +87,8 @@ class Qabot:
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
         """Quotes that answer `question`, best first. Without `k`, up to `top_k` passages,
-        less those far weaker than the best (counted in `held_back`); with `k`, exactly the
-        best `k`. Unanswered when nothing in the corpus is relevant enough."""
+        less those far weaker than the best (counted in `held_back`); with `k`, the best `k`
+        there are, however weak. Unanswered when nothing in the corpus is relevant enough."""
         question = " ".join(question.split())
         if not question:
             raise QabotError("the question is empty: type a question about the corpus")
@@ -113,6 +116,12 @@ class Qabot:
             return answer
         shown = worth_showing(answer.passages, self.settings.show_ratio)
         return replace(answer, passages=shown, held_back=len(answer.passages) - len(shown))
+
+    def more(self, question: str, shown: int) -> Answer:
+        """The next passages for a question whose first `shown` passages were shown (up to
+        `top_k` more, however weak): what "More" and `:more` show."""
+        answer = self.ask(question, k=min(50, shown + self.settings.top_k))
+        return replace(answer, passages=answer.passages[shown:])
 
     def stats(self) -> IndexStats:
         self.refresh()

@@ -23,7 +23,7 @@ from typing import Any
 from qabot.errors import IndexBusyError, IndexCorruptError
 
 __all__ = ["MANIFEST", "current_generation", "fsync_dir", "new_building_dir", "publish",
-           "sha256_file", "verify", "write_durably", "writer_lock"]
+           "sha256_file", "sync_files", "verify", "write_durably", "writer_lock"]
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -68,12 +68,8 @@ def new_building_dir(index_dir: Path) -> Path:
 def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     """Checksum, fsync and rename `building`, make it CURRENT, then drop older generations."""
     index_dir = Path(index_dir)
-    files = {}
-    for path in sorted(p for p in building.rglob("*") if p.is_file()):
-        files[path.relative_to(building).as_posix()] = {"size": path.stat().st_size,
-                                                       "sha256": sha256_file(path)}
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
+    files = {name: {"size": size, "sha256": sha256_file(building / name)}
+             for name, size in sync_files(building).items()}
     write_durably(building / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
     final = index_dir / f"{_GEN}{time.time_ns()}"
     building.rename(final)
@@ -85,6 +81,16 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
         if old.is_dir() and old.name.startswith(_GEN) and old != final:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def sync_files(folder: Path) -> dict[str, int]:
+    """fsync every file under `folder`; their sizes, by path relative to it."""
+    sizes = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+        sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+    return sizes
 
 
 def verify(gen: Path) -> dict[str, Any]:

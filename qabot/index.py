@@ -59,14 +59,24 @@ class SentenceChunks:
 
     first: np.ndarray  # dense id of each chunk's first sentence, by chunk id
     last: np.ndarray
-    languages: tuple[str, ...] = ()  # of each chunk's document, by chunk id
+    language: np.ndarray  # by chunk id, an index into `languages`: its document's language
+    languages: tuple[str, ...]
 
     @classmethod
     def from_rows(cls, rows: list[tuple[int, int, int, str]]) -> SentenceChunks:
         table = np.array([r[:3] for r in rows], dtype=np.int64).reshape(-1, 3)
         if not np.array_equal(table[:, 0], np.arange(len(table))):
             raise IndexCorruptError("the chunk table has gaps: run `qabot index --rebuild`")
-        return cls(table[:, 1].copy(), table[:, 2].copy(), tuple(r[3] for r in rows))
+        languages = tuple(sorted({r[3] for r in rows}))
+        codes = {lang: i for i, lang in enumerate(languages)}
+        language = np.array([codes[r[3]] for r in rows], dtype=np.uint8)
+        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages)
+
+    def other_language(self, lang: str) -> np.ndarray:
+        """By chunk id: whether the chunk's document is in another language than `lang`."""
+        if lang not in self.languages:
+            return np.ones(len(self.language), dtype=bool)
+        return np.asarray(self.language != self.languages.index(lang))
 
     def chunks_of(self, sentence: int) -> list[int]:
         """Ids of the chunks that hold a sentence (two where chunks overlap)."""

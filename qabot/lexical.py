@@ -30,7 +30,6 @@ class LexicalIndex:
         self._df = np.diff(indptr)
         self._n = int(bm25.scores["num_docs"])
         self._vocab: dict[str, int] = bm25.vocab_dict
-        self._sorted_vocab: list[str] | None = None
 
     @classmethod
     def build(cls, chunk_terms: Sequence[Sequence[str]]) -> LexicalIndex:
@@ -67,9 +66,6 @@ class LexicalIndex:
         tid = self._vocab.get(term)
         df = int(self._df[tid]) if tid is not None else 0
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
-
-    def __contains__(self, term: str) -> bool:
-        return term in self._vocab
 
     def scores(self, terms: Sequence[str], ideal: float) -> np.ndarray:
         """BM25 of every chunk over `ideal`, the score of a chunk of average length holding each

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -14,6 +13,7 @@ from rich.text import Text
 from qabot.config import Settings
 from qabot.engine import Qabot
 from qabot.errors import QabotError
+from qabot.messages import say
 from qabot.render import citation_line, plain_answer, rich_answer
 
 __all__ = ["HELP", "run_repl"]
@@ -56,16 +56,19 @@ class _Session:
 
     def _more(self, render: Callable[..., object]) -> None:
         if self.last is None:
-            self.out("Ask a question first; :more then shows its next passages.")
+            self.out("No answer to add to: :more shows the next passages of the last answer.")
             return
         question, seen = self.last
-        answer = self.bot.ask(question, k=min(50, seen + self.top_k))
-        fresh = answer.passages[seen:]
-        if not fresh:
-            self.out("No more passages for this question.")
+        try:
+            answer = self.bot.more(question, seen)
+        except QabotError as exc:
+            self.out(f"error: {exc}")
             return
-        self.last = (question, seen + len(fresh))
-        self.out(render(replace(answer, passages=fresh), "", seen + 1))
+        if not answer.passages:
+            self.out(say("no_more", answer.lang))
+            return
+        self.last = (question, seen + len(answer.passages))
+        self.out(render(answer, "", seen + 1))
 
     def _command(self, line: str, render: Callable[..., object]) -> bool:
         name, _, arg = line[1:].partition(" ")

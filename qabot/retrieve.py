@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from qabot.analyze import Analyzer, stems_of, stopwords
+from qabot.analyze import Analyzer, detect_language, stems_of, stopwords
 from qabot.embed import Embedder
 from qabot.errors import IndexMismatchError
 from qabot.index import OpenIndex
@@ -50,7 +50,9 @@ ANSWER_TYPE_BONUS = 0.25
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A question, analyzed: its stems, each with its idf."""
+    """A question, analyzed: its stems, each with its idf. `lang` is the language qabot replies
+    in; `text_lang` the language its words were recognized as, among the corpus's (empty when
+    they gave no clue, as in "recrues Bougouni")."""
 
     text: str
     lang: str
@@ -63,10 +65,11 @@ class Query:
     wants: Literal["number", "time"] | None = None
     #: The question's embedding, when the mode uses one.
     vector: np.ndarray | None = field(default=None, compare=False)
+    text_lang: str = ""
 
     @property
     def weights(self) -> tuple[float, ...]:
-        """How much each group counts in coverage: idf + 1, since in a small corpus every known
+        """How much each term counts in coverage: idf + 1, since in a small corpus every known
         term looks common, yet every question term still matters."""
         return tuple(1.0 + w for w in self.idf)
 
@@ -116,7 +119,7 @@ class Retriever:
     from one question to the next."""
 
     def __init__(self, index: OpenIndex, embedder: Embedder, weights: tuple[float, float],
-                 cosine_scale: tuple[float, float] = (0.0, 1.0)) -> None:
+                 cosine_scale: tuple[float, float]) -> None:
         self.index = index
         self.embedder = embedder
         self.dense_weight, self.lexical_weight = weights
@@ -140,9 +143,11 @@ class Retriever:
             "number" if _WANTS_NUMBER.search(question)
             else "time" if _WANTS_TIME.search(question) else None)
         vector = self.embed_question(question) if mode != "lexical" else None
+        text_lang = detect_language(question, tuple(sorted({*self.index.languages, "fr", "en"})),
+                                    default="")
         return Query(question, question_lang, stems, tuple(lexical.idf(t) for t in stems),
-                     search_terms,
-                     sum(lexical.idf(t) for t in search_terms), wants, vector)
+                     search_terms, sum(lexical.idf(t) for t in search_terms), wants, vector,
+                     text_lang)
 
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
@@ -164,14 +169,12 @@ class Retriever:
         lexical_rank: dict[int, int] = {}
         dense_scores: dict[int, float] = {}
         vector = None
-        best: float | None = None
         if use_dense:
             vector = query.vector if query.vector is not None else self.embed_question(query.text)
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
             ids, sims = self.index.dense.search(vector, SENTENCE_HITS_PER_CHUNK * n)
-            best = float(sims[0]) if len(sims) else None
             for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
                 for cid in spans.chunks_of(sid):
                     if cid not in dense_scores:
@@ -195,12 +198,14 @@ class Retriever:
             for cid, sim in zip(missing.tolist(), np.maximum.reduceat(sims_all, offsets).tolist(),
                                 strict=True):
                 dense_scores[cid] = sim
+        # The top of an HNSW search is approximate; the exact cosines fetched since may beat it.
+        best = max(dense_scores.values()) if dense_scores else None
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
-        languages = spans.languages
-        floor = self.cosine_scale[0]
+        # Another language than the question's, when its words said which one it is.
+        other = spans.other_language(query.text_lang) if query.text_lang else None
         out: list[Candidate] = []
         for cid in ids.tolist():
-            d = on_scale(dense_scores.get(cid, floor), self.cosine_scale) if use_dense else 0.0
+            d = on_scale(dense_scores[cid], self.cosine_scale) if use_dense else 0.0
             lex = float(lexical[cid]) if lexical is not None else 0.0
             if mode == "dense":
                 score = d
@@ -210,7 +215,7 @@ class Retriever:
                 score = sum(1.0 / (_RRF_K + r[cid] + 1) for r in (dense_rank, lexical_rank)
                             if cid in r)
             else:
-                if languages[cid] == query.lang:
+                if other is None or not other[cid]:
                     score = self.dense_weight * d + self.lexical_weight * lex
                 else:
                     score = (CROSS_LANGUAGE_DENSE_WEIGHT * d

@@ -41,7 +41,7 @@ CREATE INDEX chunks_doc ON chunks(doc_id);
 class StoredSentence:
     sentence: Sentence
     terms: tuple[str, ...]  # stems: what quotes are chosen by
-    search_terms: tuple[str, ...]  # every BM25 view (stems, exact forms, prefixes)
+    search_terms: tuple[str, ...]  # every BM25 view (stems and exact forms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -237,8 +236,8 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
     return vectors
 
 
-def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference,
-                     meta: dict[str, Any] | None = None) -> Path:
+def write_generation(settings: Settings, prepared: list[PreparedDoc],
+                     reference: Reference) -> Path:
     """Write every document into a new generation and publish it (under `writer_lock`)."""
     building = new_building_dir(settings.index_dir)
     vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None])
@@ -259,7 +258,6 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
                             "null_gap": round(null_gap(reference, dense), 6)},
-            **(meta or {}),
         }
         store = Store.create(building / STORE)
         first_sentence = 0

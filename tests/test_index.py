@@ -144,7 +144,8 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
     spans = SentenceChunks.from_rows([(0, 0, 2, "fr"), (1, 2, 4, "fr"), (2, 4, 6, "en"),
                                       (3, 7, 7, "en")])
-    assert spans.languages == ("fr", "fr", "en", "en")
+    assert spans.other_language("fr").tolist() == [False, False, True, True]
+    assert spans.other_language("de").tolist() == [True] * 4
     assert spans.chunks_of(0) == [0]
     assert spans.chunks_of(2) == [0, 1]  # the overlap sentence
     assert spans.chunks_of(5) == [2]

@@ -58,9 +58,35 @@ def test_the_folder_loads_with_sentence_transformers_alone(embedder: object) -> 
     model = SentenceTransformer(str(folder), device="cpu")
     assert model.get_embedding_dimension() == 384
     assert model.prompts == {"query": "query: ", "passage": "passage: ", "document": "passage: "}
-    vectors = model.encode(["query: Combien de recrues ?", "passage: 900 nouvelles recrues"],
+    vectors = model.encode(["query: Combien de recrues ?", "passage: 900 nouvelles recrues",
+                            "passage: Faites fondre le beurre dans une poêle."],
                            normalize_embeddings=True)
-    assert float(vectors[0] @ vectors[1]) > 0.8
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.05
+
+
+def test_two_processes_starting_at_once_build_it_once(tmp_path: Path, source: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    script = ("import sys; from pathlib import Path; "
+              "from qabot.models.cache import default_model_folder; "
+              "default_model_folder(Path(sys.argv[1]), source=Path(sys.argv[2]))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(cache_dir), str(source)],
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert sum("building the default embedding model" in e for e in errs) == 1, errs
+    assert (cache_dir / FOLDER / MANIFEST).exists()
+
+
+def test_the_built_folder_is_readable_by_others(tmp_path: Path, source: Path) -> None:
+    folder, _ = _build(tmp_path / "cache", source)
+    assert (folder / "model.safetensors").stat().st_mode & 0o044 == 0o044 & ~_umask()
+    assert folder.stat().st_mode & 0o055 == 0o055 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_a_changed_source_file_rebuilds(tmp_path: Path, source: Path) -> None:
@@ -74,13 +100,17 @@ def test_a_changed_source_file_rebuilds(tmp_path: Path, source: Path) -> None:
     folder, said = _build(tmp_path / "cache", source)
     assert said and "building" in said[0]
     assert json.loads((folder / MANIFEST).read_text())["source_sha256"] != before
+    assert not list((tmp_path / "cache").glob(".old-*"))  # the replaced build is gone
 
 
 def test_a_reinstalled_identical_source_is_not_rebuilt(tmp_path: Path, source: Path) -> None:
-    _build(tmp_path / "cache", source)
+    folder, _ = _build(tmp_path / "cache", source)
     os.utime(source, ns=(time.time_ns(), time.time_ns()))  # same bytes, new mtime
     _, said = _build(tmp_path / "cache", source)
     assert said == []
+    # The new mtime is recorded, so later starts need not hash the source again.
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["source_mtime_ns"] == source.stat().st_mtime_ns
 
 
 def test_a_new_converter_version_rebuilds(tmp_path: Path, source: Path,

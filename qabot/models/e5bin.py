@@ -55,10 +55,6 @@ class E5Bin:
     _tensors: dict[str, _Tensor]
     _data: memoryview
 
-    @property
-    def tensor_names(self) -> list[str]:
-        return list(self._tensors)
-
     def tensor(self, name: str) -> np.ndarray:
         """A tensor as float32, flat; 4-bit ones dequantized as the engine does."""
         t = self._tensors.get(name)

