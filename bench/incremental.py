@@ -19,9 +19,9 @@ from pathlib import Path
 
 from qabot.config import load_settings
 from qabot.engine import Qabot
-from qabot.index import open_index
-from qabot.sentences import split_sentences
-from qabot.update import build_index, embedder_for
+from qabot.index.open import open_index
+from qabot.index.write import build_index, embedder_for
+from qabot.ingest.sentences import split_sentences
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"
 

@@ -68,7 +68,7 @@ def main() -> None:
             row: dict[str, object] = {"model": MODELS[key]}
             if key == "e5":  # the first start builds the model folder; time that alone
                 t = time.perf_counter()
-                code = ("from pathlib import Path; from qabot.models.cache import "
+                code = ("from pathlib import Path; from qabot.embedding.cache import "
                         f"default_model_folder; default_model_folder(Path({str(tmp / 'cache')!r}))")
                 subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                capture_output=True)

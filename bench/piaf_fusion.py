@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qabot.config import load_settings
 from qabot.engine import Qabot
-from qabot.update import build_index
+from qabot.index.write import build_index
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"
 

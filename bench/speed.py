@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.abstain import Reference, embed_reference
 from qabot.config import load_settings
 from qabot.engine import Qabot
-from qabot.generations import writer_lock
-from qabot.index import open_index
+from qabot.index.generations import writer_lock
+from qabot.index.open import open_index
+from qabot.index.write import PreparedDoc, build_index, embedder_for, prepare, write_generation
+from qabot.ingest.sentences import split_sentences
 from qabot.records import Document
-from qabot.sentences import split_sentences
-from qabot.update import PreparedDoc, build_index, embedder_for, prepare, write_generation
+from qabot.search.abstain import Reference, embed_reference
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"
 
@@ -76,7 +76,7 @@ def bench_indexing(articles: list[tuple[str, str]], n_chunks: int, tmp: Path,
             if words >= n_chunks * 170:
                 break
     embedder.encode_passages(["warm up"] * 8)
-    from qabot.load import load_corpus
+    from qabot.ingest.load import load_corpus
 
     # The same passages qabot embeds, derived the way qabot derives them.
     passages = [embedder.passage_prompt + t for d in load_corpus(corpus).documents

@@ -21,7 +21,7 @@ from qabot.records import Answer, Citation, Document, Passage
 
 if TYPE_CHECKING:
     from qabot.engine import Qabot
-    from qabot.update import build_index
+    from qabot.index.write import build_index
 
 __all__ = ["Answer", "Citation", "Document", "Passage", "Qabot", "QabotError", "Settings",
            "build_index", "load_settings"]
@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
         return Qabot
     if name == "build_index":
-        from qabot.update import build_index
+        from qabot.index.write import build_index
 
         return build_index
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """`python -m qabot`."""
 
-from qabot.cli import main
+from qabot.frontends.cli import main
 
 main()

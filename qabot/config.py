@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from qabot.embedding import DEFAULT_MODEL, canonical_name, cosine_scale, model_prompts
 from qabot.errors import ConfigError
-from qabot.models import DEFAULT_MODEL, canonical_name, cosine_scale, model_prompts
 
 __all__ = ["DEFAULT_MODEL", "Settings", "default_model_cache", "load_settings"]
 

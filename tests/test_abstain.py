@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from qabot import update
-from qabot.abstain import reference_key, reference_texts
 from qabot.config import Settings, load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.index import open_index
-from qabot.update import build_index, embedder_for
+from qabot.index import write as update
+from qabot.index.open import open_index
+from qabot.index.write import build_index, embedder_for
+from qabot.search.abstain import reference_key, reference_texts
 from tests.conftest import CORPUS, write
 
 

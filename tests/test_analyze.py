@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qabot.analyze import Analyzer, detect_language, fold_accents, stopwords, words
+from qabot.ingest.analyze import Analyzer, detect_language, fold_accents, stopwords, words
 
 
 def test_french_elisions_are_split_off() -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from qabot.config import load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import QabotError
-from qabot.index import open_index
+from qabot.frontends.render import plain_answer
+from qabot.index.open import open_index
+from qabot.index.write import build_index
 from qabot.records import Answer
-from qabot.render import plain_answer
-from qabot.update import build_index
 from tests.conftest import CORPUS, write
 
 ARTICLE = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from qabot.chunk import chunk_document
+from qabot.ingest.chunk import chunk_document
+from qabot.ingest.sentences import split_sentences
 from qabot.records import Document
-from qabot.sentences import split_sentences
 
 
 def doc(text: str) -> Document:

@@ -33,7 +33,7 @@ def index_env(shipped_settings: Settings, tmp_path: Path) -> dict[str, str]:
 def test_help_and_config_errors_do_not_import_heavy_libraries() -> None:
     code = (
         "import sys\n"
-        "from qabot.cli import main\n"
+        "from qabot.frontends.cli import main\n"
         "code = 0\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'faiss', 'transformers')"

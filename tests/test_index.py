@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from qabot.config import load_settings
-from qabot.embed import Embedder
+from qabot.embedding import MINILM, model_path
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import (
     CorpusError,
@@ -17,9 +18,8 @@ from qabot.errors import (
     ModelLoadError,
     NoIndexError,
 )
-from qabot.index import SentenceChunks, current_generation, open_index, read_stats
-from qabot.models import MINILM, model_path
-from qabot.update import build_index
+from qabot.index.open import SentenceChunks, current_generation, open_index, read_stats
+from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
 QUESTION = "Quel ministre a reçu l'envoyé américain ?"
@@ -123,7 +123,7 @@ def test_truncated_dense_file_is_reported_with_the_fix(corpus: Path, tmp_path: P
 
 def test_a_second_writer_is_turned_away(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     from qabot.errors import IndexBusyError
-    from qabot.generations import writer_lock
+    from qabot.index.generations import writer_lock
 
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     with writer_lock(settings.index_dir), pytest.raises(IndexBusyError, match="another"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import CorpusError
-from qabot.load import load_corpus
+from qabot.ingest.load import load_corpus
 from tests.conftest import write
 
 

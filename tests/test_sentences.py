@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qabot.sentences import split_paragraphs, split_sentences
+from qabot.ingest.sentences import split_paragraphs, split_sentences
 
 
 def sentences(text: str) -> list[str]:

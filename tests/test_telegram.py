@@ -16,13 +16,13 @@ import pytest
 from pydantic import SecretStr
 
 from qabot.config import Settings, load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.feedback import FeedbackStore
-from qabot.index import open_index
-from qabot.telegram.bot import build_application
-from qabot.telegram.format import TELEGRAM_LIMIT
-from qabot.update import build_index
+from qabot.frontends.telegram.bot import build_application
+from qabot.frontends.telegram.feedback import FeedbackStore
+from qabot.frontends.telegram.format import TELEGRAM_LIMIT
+from qabot.index.open import open_index
+from qabot.index.write import build_index
 from tests.conftest import CORPUS, clean_env, write
 from tests.fake_bot_api import BOT_USER, TOKEN, FakeBotApi, callback, inline_query, message
 
@@ -298,7 +298,7 @@ def test_off_topic_sticker_and_overlong_questions(tg_index: Settings, tg_qabot: 
 
 def test_sources_are_paginated_and_stats(tg_index: Settings, tg_qabot: Qabot,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import qabot.telegram.bot as tgbot
+    import qabot.frontends.telegram.bot as tgbot
 
     monkeypatch.setattr(tgbot, "SOURCES_PER_PAGE", 2)
 

@@ -13,11 +13,11 @@ import pexpect
 import pytest
 
 from qabot.config import Settings, load_settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import IndexCorruptError
-from qabot.index import current_generation, open_index
-from qabot.update import build_index
+from qabot.index.open import current_generation, open_index
+from qabot.index.write import build_index
 from tests.conftest import CORPUS, clean_env, write
 
 MALI = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from qabot.abstain import Reference
 from qabot.config import Settings
-from qabot.dense import DenseIndex
 from qabot.errors import IndexCorruptError, IndexMismatchError, NoIndexError
-from qabot.generations import current_generation, verify
-from qabot.lexical import LexicalIndex
-from qabot.store import Store
+from qabot.index.dense import DenseIndex
+from qabot.index.generations import current_generation, verify
+from qabot.index.lexical import LexicalIndex
+from qabot.index.store import Store
+from qabot.search.abstain import Reference
 
 __all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex",
            "SentenceChunks", "current_generation", "open_generation", "open_index", "read_stats"]

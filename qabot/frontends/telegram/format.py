@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from qabot.messages import say
+from qabot.frontends.messages import say
 from qabot.records import Answer, Citation, Passage
 
 __all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks"]

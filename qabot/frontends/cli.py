@@ -64,7 +64,7 @@ def index(
     if not watch:
         _update(settings, rebuild=rebuild, quiet=quiet)
         return
-    from qabot.watch import watch_corpus
+    from qabot.index.watch import watch_corpus
 
     first = [rebuild]  # --rebuild applies to the first update only
 
@@ -83,7 +83,7 @@ def add(
                                                             "same name.")] = False,
 ) -> None:
     """Copy article files into the corpus folder and index them, in one step."""
-    from qabot.load import copy_into_corpus
+    from qabot.ingest.load import copy_into_corpus
 
     settings = _settings(ctx)
     for line in copy_into_corpus(paths, settings.corpus_dir, replace=replace):
@@ -92,7 +92,7 @@ def add(
 
 
 def _update(settings: Settings, *, rebuild: bool, quiet: bool) -> None:
-    from qabot.update import build_index
+    from qabot.index.write import build_index
 
     def warn(line: str) -> None:
         typer.echo(f"warning: {line}", err=True)
@@ -120,7 +120,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer one question and exit."""
-    from qabot.render import plain_answer, rich_answer
+    from qabot.frontends.render import plain_answer, rich_answer
 
     settings = _settings(ctx)
     answer = _open(settings).ask(question, k=k)
@@ -138,7 +138,7 @@ def ask(
 @app.command()
 def repl(ctx: typer.Context) -> None:
     """Ask questions interactively (one per line when stdin is not a terminal)."""
-    from qabot.repl import run_repl
+    from qabot.frontends.repl import run_repl
 
     settings = _settings(ctx)
     run_repl(_open(settings), settings)
@@ -155,7 +155,7 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure answer quality on a SQuAD v1 file, in a temporary index (yours is untouched)."""
-    from qabot.evaluate import evaluate, load_squad
+    from qabot.frontends.evaluate import evaluate, load_squad
 
     modes = mode or ["hybrid", "lexical", "dense"]
     bad = [m for m in modes if m not in {"hybrid", "lexical", "dense"}]
@@ -192,7 +192,7 @@ def evaluate_command(
 @app.command()
 def bot(ctx: typer.Context) -> None:
     """Run the Telegram bot (QABOT_TELEGRAM_TOKEN; webhook mode with QABOT_TELEGRAM_WEBHOOK_URL)."""
-    from qabot.telegram.run import run_bot
+    from qabot.frontends.telegram.run import run_bot
 
     run_bot(_settings(ctx))
 
@@ -203,8 +203,8 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Documents, chunks, model, index size and age."""
-    from qabot.feedback import read_counts
-    from qabot.index import read_stats
+    from qabot.frontends.telegram.feedback import read_counts
+    from qabot.index.open import read_stats
 
     settings = _settings(ctx)
     s = read_stats(settings)
@@ -233,8 +233,8 @@ def stats(
 @app.command()
 def sources(ctx: typer.Context) -> None:
     """List the documents in the index."""
-    from qabot.index import open_index
-    from qabot.render import citation_line
+    from qabot.frontends.render import citation_line
+    from qabot.index.open import open_index
 
     for citation in open_index(_settings(ctx)).store.citations():
         typer.echo(citation_line(citation))

@@ -36,12 +36,12 @@ from telegram.ext import (
 from qabot.config import Settings
 from qabot.engine import Qabot
 from qabot.errors import QabotError
-from qabot.feedback import FeedbackStore
-from qabot.messages import say, user_language
+from qabot.frontends.messages import say, user_language
+from qabot.frontends.telegram.feedback import FeedbackStore
+from qabot.frontends.telegram.format import answer_messages, citation_html, passage_html
+from qabot.frontends.telegram.limits import Allowlist, RateLimiter
+from qabot.index.write import IndexSummary
 from qabot.records import Answer, Passage
-from qabot.telegram.format import answer_messages, citation_html, passage_html
-from qabot.telegram.limits import Allowlist, RateLimiter
-from qabot.update import IndexSummary
 
 __all__ = ["TelegramFrontEnd", "build_application"]
 
@@ -168,7 +168,7 @@ class TelegramFrontEnd:
                 skipped=len(summary.warnings), seconds=summary.seconds))
 
     def _reindex(self) -> IndexSummary:
-        from qabot.update import build_index
+        from qabot.index.write import build_index
 
         summary = build_index(self.settings, embedder=self.qabot.embedder)
         self.qabot.refresh()  # questions in flight finish on the old index

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qabot.embedding import DEFAULT_MODEL, model_path
 from qabot.errors import ModelLoadError
-from qabot.models import DEFAULT_MODEL, model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

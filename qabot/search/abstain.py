@@ -26,8 +26,8 @@ from importlib import resources
 
 import numpy as np
 
-from qabot.dense import DenseIndex
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
+from qabot.index.dense import DenseIndex
 
 __all__ = ["Judge", "Reference", "embed_reference", "null_gap", "reference_key",
            "reference_texts"]

@@ -70,7 +70,7 @@ def model_path(name: str, cache_dir: Path) -> str:
     """Where sentence-transformers loads `name` from. The default model is built into
     `cache_dir` the first time it is needed; others are a folder or a name passed through."""
     if name == DEFAULT_MODEL:
-        from qabot.models.cache import default_model_folder
+        from qabot.embedding.cache import default_model_folder
 
         return str(default_model_folder(cache_dir))
     if name == MINILM:

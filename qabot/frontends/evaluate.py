@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from qabot.answer import worth_showing
 from qabot.config import Settings
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import QabotError
-from qabot.index import open_index
+from qabot.index.open import open_index
+from qabot.index.write import build_index, embedder_for
 from qabot.records import Answer, Passage
-from qabot.retrieve import Mode
-from qabot.update import build_index, embedder_for
+from qabot.search.quotes import worth_showing
+from qabot.search.retrieve import Mode
 
 __all__ = ["Dataset", "EvalQuestion", "evaluate", "load_squad", "score_answer"]
 

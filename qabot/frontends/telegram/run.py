@@ -53,8 +53,8 @@ def run_bot(settings: Settings) -> None:
     from telegram import Update
 
     from qabot.engine import Qabot
-    from qabot.feedback import FeedbackStore
-    from qabot.telegram.bot import build_application
+    from qabot.frontends.telegram.bot import build_application
+    from qabot.frontends.telegram.feedback import FeedbackStore
 
     qabot = Qabot.open(settings)
     qabot.warm_up()

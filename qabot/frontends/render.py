@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from qabot.messages import say
+from qabot.frontends.messages import say
 from qabot.records import Answer, Citation, Passage
 
 __all__ = ["citation_line", "held_back_note", "plain_answer", "rich_answer"]

@@ -21,15 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.abstain import Reference, embed_reference, null_gap, reference_key
-from qabot.analyze import Analyzer
-from qabot.chunk import chunk_document
 from qabot.config import Settings
-from qabot.dense import DenseIndex
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.errors import CorpusError, QabotError
-from qabot.generations import new_building_dir, publish, writer_lock
-from qabot.index import (
+from qabot.index.dense import DenseIndex
+from qabot.index.generations import new_building_dir, publish, writer_lock
+from qabot.index.lexical import LexicalIndex
+from qabot.index.open import (
     CALIBRATION,
     DENSE,
     FORMAT_VERSION,
@@ -38,11 +36,13 @@ from qabot.index import (
     OpenIndex,
     open_generation,
 )
-from qabot.lexical import LexicalIndex
-from qabot.load import LoadReport, load_corpus
+from qabot.index.store import Store
+from qabot.ingest.analyze import Analyzer
+from qabot.ingest.chunk import chunk_document
+from qabot.ingest.load import LoadReport, load_corpus
+from qabot.ingest.sentences import split_sentences
 from qabot.records import Chunk, Document, Sentence
-from qabot.sentences import split_sentences
-from qabot.store import Store
+from qabot.search.abstain import Reference, embed_reference, null_gap, reference_key
 
 __all__ = ["IndexSummary", "PreparedDoc", "build_index", "embedder_for", "prepare",
            "write_generation"]

@@ -13,8 +13,8 @@ from rich.text import Text
 from qabot.config import Settings
 from qabot.engine import Qabot
 from qabot.errors import QabotError
-from qabot.messages import say
-from qabot.render import citation_line, plain_answer, rich_answer
+from qabot.frontends.messages import say
+from qabot.frontends.render import citation_line, plain_answer, rich_answer
 
 __all__ = ["HELP", "run_repl"]
 

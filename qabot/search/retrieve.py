@@ -8,10 +8,10 @@ from typing import Literal
 
 import numpy as np
 
-from qabot.analyze import Analyzer, detect_language, stems_of, stopwords
-from qabot.embed import Embedder
+from qabot.embedding.encoder import Embedder
 from qabot.errors import IndexMismatchError
-from qabot.index import OpenIndex
+from qabot.index.open import OpenIndex
+from qabot.ingest.analyze import Analyzer, detect_language, stems_of, stopwords
 
 __all__ = ["MODES", "Candidate", "Mode", "Query", "Retrieval", "Retriever", "on_scale"]
 

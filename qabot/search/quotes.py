@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qabot.index import OpenIndex
+from qabot.index.open import OpenIndex
+from qabot.index.store import StoredSentence
 from qabot.records import Answer, Citation, Document, Passage
-from qabot.retrieve import Candidate, Query, on_scale
-from qabot.store import StoredSentence
+from qabot.search.retrieve import Candidate, Query, on_scale
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qabot.analyze import stems_of
+from qabot.ingest.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
 __all__ = ["Store", "StoredChunk", "StoredSentence"]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qabot.models import E5_PROMPTS
-from qabot.models.charsmap import compile_charsmap
-from qabot.models.e5bin import E5Bin, read_bin
+from qabot.embedding import E5_PROMPTS
+from qabot.embedding.charsmap import compile_charsmap
+from qabot.embedding.e5bin import E5Bin, read_bin
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

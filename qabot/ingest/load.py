@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qabot.analyze import detect_language
 from qabot.errors import CorpusError
+from qabot.ingest.analyze import detect_language
 from qabot.records import Document
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "copy_into_corpus", "load_corpus", "load_file"]
