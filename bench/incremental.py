@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 from qabot.config import load_settings
+from qabot.embedding.encoder import embedder_for
 from qabot.engine import Qabot
 from qabot.index.open import open_index
-from qabot.index.write import build_index, embedder_for
+from qabot.index.write import build_index
 from qabot.ingest.sentences import split_sentences
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "piaf" / "piaf-dev.json"

@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from qabot.config import load_settings
+from qabot.embedding.encoder import embedder_for
 from qabot.engine import Qabot
 from qabot.index.generations import writer_lock
 from qabot.index.open import open_index
-from qabot.index.write import PreparedDoc, build_index, embedder_for, prepare, write_generation
+from qabot.index.write import PreparedDoc, build_index, prepare, write_generation
 from qabot.ingest.sentences import split_sentences
 from qabot.records import Document
 from qabot.search.abstain import Reference, embed_reference

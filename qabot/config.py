@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         return (query if self.query_prompt is None else self.query_prompt,
                 passage if self.passage_prompt is None else self.passage_prompt)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never be printed or logged."""
+        return tuple(s.get_secret_value().strip()
+                     for s in (self.telegram_token, self.telegram_webhook_secret) if s)
+
 
 def default_model_cache() -> Path:
     """$XDG_CACHE_HOME/qabot/models, or ~/.cache/qabot/models."""

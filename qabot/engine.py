@@ -7,26 +7,21 @@ import threading
 from dataclasses import replace
 
 from qabot.config import Settings
-from qabot.embedding.encoder import Embedder
+from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.errors import QabotError
 from qabot.index.open import IndexStats, OpenIndex, current_generation, open_index
-from qabot.index.write import embedder_for
-from qabot.ingest.analyze import detect_language
 from qabot.records import Answer, Citation
 from qabot.search.abstain import Judge, reference_key
+from qabot.search.question import question_language
 from qabot.search.quotes import QuoteBuilder, worth_showing
 from qabot.search.retrieve import Mode, Retriever
 
-__all__ = ["MAX_QUESTION_CHARS", "Qabot", "question_language"]
+__all__ = ["MAX_PASSAGES", "MAX_QUESTION_CHARS", "Qabot"]
 
 MAX_QUESTION_CHARS = 2000
+MAX_PASSAGES = 50  # how deep `k` and paging may reach into one answer
 
 log = logging.getLogger(__name__)
-
-
-def question_language(question: str) -> str:
-    """French or English: the language qabot answers in."""
-    return detect_language(question, candidates=("fr", "en"), default="en")
 
 
 class Qabot:
@@ -85,10 +80,13 @@ class Qabot:
         """Load the model and run one query so the first real question is fast."""
         self.ask("warm up", k=1)
 
-    def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
-        """Quotes that answer `question`, best first. Without `k`, up to `top_k` passages,
-        less those far weaker than the best (counted in `held_back`); with `k`, the best `k`
-        there are, however weak. Unanswered when nothing in the corpus is relevant enough."""
+    def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid",
+            offset: int = 0) -> Answer:
+        """Quotes that answer `question`, best first. Without `k` or `offset`, up to `top_k`
+        passages, less those far weaker than the best (counted in `held_back`); with `k`, the
+        best `k` there are, however weak; with `offset`, the `k` (or `top_k`) that follow the
+        first `offset`: the next page, for "More". Unanswered when nothing in the corpus is
+        relevant enough."""
         question = " ".join(question.split())
         if not question:
             raise QabotError("the question is empty: type a question about the corpus")
@@ -97,13 +95,16 @@ class Qabot:
                 f"the question is {len(question)} characters long; ask in at most "
                 f"{MAX_QUESTION_CHARS}"
             )
-        explicit = k is not None
-        k = k or self.settings.top_k
+        if not 0 <= offset < MAX_PASSAGES:
+            raise QabotError(f"offset {offset} is out of range: page within the first "
+                             f"{MAX_PASSAGES} passages")
+        explicit = k is not None or offset > 0
+        k = min(k or self.settings.top_k, MAX_PASSAGES - offset)
         self.refresh()
         _, retriever, quotes, judge = self._parts
         query = retriever.parse(question, question_language(question), mode)
-        found = retriever.candidates(query, max(50, 10 * k), mode)
-        answer = quotes.answer(query, found.candidates, k)
+        found = retriever.candidates(query, max(50, 10 * (offset + k)), mode)
+        answer = quotes.answer(query, found.candidates, offset + k)
         if not answer.passages:
             return answer
         # Without a question vector (lexical mode) there is nothing to judge against: any
@@ -113,15 +114,9 @@ class Qabot:
                 answer.passages[0].coverage):
             return Answer(query.text, False, query.lang, [])
         if explicit:
-            return answer
+            return replace(answer, passages=answer.passages[offset:])
         shown = worth_showing(answer.passages, self.settings.show_ratio)
         return replace(answer, passages=shown, held_back=len(answer.passages) - len(shown))
-
-    def more(self, question: str, shown: int) -> Answer:
-        """The next passages for a question whose first `shown` passages were shown (up to
-        `top_k` more, however weak): what "More" and `:more` show."""
-        answer = self.ask(question, k=min(50, shown + self.settings.top_k))
-        return replace(answer, passages=answer.passages[shown:])
 
     def stats(self) -> IndexStats:
         self.refresh()

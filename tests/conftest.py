@@ -3,35 +3,51 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from qabot.config import Settings, load_settings
-from qabot.embedding.encoder import Embedder
+from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.engine import Qabot
 from qabot.index.open import open_index
-from qabot.index.write import build_index, embedder_for
+from qabot.index.write import build_index
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
+_RUN_DIR = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Isolation for the whole run, in place before any fixture or test module exists: no
+    QABOT_* variable of the developer's (QABOT_TEST_* ones are the tests' own) and no ./.env
+    (settings read it from the working directory, and the README has users create one), and
+    a model cache of the run's own: the default model is rebuilt into it once, as on a user's
+    first start, unless QABOT_TEST_MODEL_CACHE names one to reuse."""
+    for name in list(os.environ):
+        if name.startswith("QABOT_") and not name.startswith("QABOT_TEST_"):
+            del os.environ[name]
+    run_dir = Path(tempfile.mkdtemp(prefix="qabot-tests-"))
+    cache = os.environ.get("QABOT_TEST_MODEL_CACHE") or str(run_dir / "model-cache")
+    os.environ["QABOT_MODEL_CACHE"] = cache
+    os.chdir(run_dir)
+    config.stash[_RUN_DIR] = run_dir
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is not None:
+        os.chdir(REPO)
+        shutil.rmtree(run_dir, ignore_errors=True)  # the rebuilt model is 470 MB
 
 
 @pytest.fixture(scope="session", autouse=True)
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Session-wide isolation, in place before any other session fixture reads settings: no
-    QABOT_* variable or ./.env of the developer's, and a model cache of the run's own (the
-    default model is rebuilt into it once, as on a user's first start)."""
-    patch = pytest.MonkeyPatch()
-    for name in list(os.environ):
-        if name.startswith("QABOT_"):
-            patch.delenv(name)
-    cache = tmp_path_factory.mktemp("model-cache")
-    patch.setenv("QABOT_MODEL_CACHE", str(cache))
-    patch.chdir(tmp_path_factory.mktemp("cwd"))
-    yield cache
-    patch.undo()
+def model_cache() -> Path:
+    """The run's model cache (see `pytest_configure`)."""
+    return Path(os.environ["QABOT_MODEL_CACHE"])
 
 
 @pytest.fixture(autouse=True)

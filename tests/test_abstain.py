@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from qabot.config import Settings, load_settings
-from qabot.embedding.encoder import Embedder
+from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.engine import Qabot
 from qabot.index import write as update
 from qabot.index.open import open_index
-from qabot.index.write import build_index, embedder_for
+from qabot.index.write import build_index
 from qabot.search.abstain import reference_key, reference_texts
 from tests.conftest import CORPUS, write
 

@@ -201,7 +201,29 @@ def test_repl_in_a_terminal(index_env: dict[str, str], tmp_path: Path) -> None:
     assert "Quel ministre a reçu l'envoyé américain ?" in history
 
 
-def test_python_m_and_console_script_agree() -> None:
+def test_python_m_and_console_script_agree(index_env: dict[str, str]) -> None:
     script = Path(sys.executable).with_name("qabot")
-    out = subprocess.run([str(script), "--help"], text=True, capture_output=True, check=False)
-    assert out.returncode == 0 and "Usage: qabot" in out.stdout
+    env = {**clean_env(), **index_env}
+    for args in (["--help"], ["sources"], ["frobnicate"]):
+        by_script = subprocess.run([str(script), *args], text=True, capture_output=True,
+                                   check=False, env=env)
+        by_module = run(*args, env=index_env)
+        assert (by_script.returncode, by_script.stdout, by_script.stderr) == \
+            (by_module.returncode, by_module.stdout, by_module.stderr), args
+    assert "Usage: qabot" in by_script.stderr  # the unknown command's usage error
+    assert run("--help").stdout.startswith("Usage: qabot")
+
+
+def test_sources_reads_only_the_metadata_store(index_env: dict[str, str]) -> None:
+    """Listing titles needs neither FAISS nor the model: it is instant on any index size."""
+    code = (
+        "import sys\n"
+        "from qabot.frontends.cli import main\n"
+        "try:\n    main(['sources'])\nexcept SystemExit as e:\n    assert not e.code\n"
+        "print('HEAVY', [m for m in ('torch', 'sentence_transformers', 'faiss', 'bm25s')"
+        " if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,
+                         check=False, env={**clean_env(), **index_env})
+    assert "HEAVY []" in out.stdout, out.stderr
+    assert "Mali : l’envoyé américain" in out.stdout

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,28 @@ def test_env_example_copied_to_dotenv_gives_the_defaults(tmp_path: Path) -> None
     (tmp_path / ".env").write_text((REPO / ".env.example").read_text())
     loaded = load_settings()
     assert loaded.model_dump() == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+
+
+def test_session_fixtures_see_none_of_the_developers_settings(shipped_settings: Settings) -> None:
+    """Run by the test below with hostile settings around it (and alone, harmlessly)."""
+    defaults = Settings.model_fields
+    assert shipped_settings.top_k == defaults["top_k"].default
+    assert shipped_settings.max_quote_chars == defaults["max_quote_chars"].default
+    assert shipped_settings.show_ratio == defaults["show_ratio"].default
+    assert not [k for k in os.environ if k.startswith("QABOT_") and
+                k not in ("QABOT_MODEL_CACHE", "QABOT_HISTORY_FILE")
+                and not k.startswith("QABOT_TEST_")]
+
+
+def test_the_developers_env_and_dotenv_never_reach_the_tests(tmp_path: Path,
+                                                             model_cache: Path) -> None:
+    # A developer who followed the README has a .env and maybe QABOT_* in their shell.
+    (tmp_path / ".env").write_text("QABOT_TOP_K=1\nQABOT_MAX_QUOTE_CHARS=120\n")
+    env = {**os.environ, "QABOT_SHOW_RATIO": "0.1", "QABOT_TOP_K": "2",
+           "QABOT_TEST_MODEL_CACHE": str(model_cache)}
+    test = f"{Path(__file__)}::test_session_fixtures_see_none_of_the_developers_settings"
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "1 passed" in out.stdout

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from qabot.config import load_settings
@@ -18,7 +20,10 @@ from qabot.errors import (
     ModelLoadError,
     NoIndexError,
 )
+from qabot.index import dense as dense_module
+from qabot.index.dense import DenseIndex
 from qabot.index.open import SentenceChunks, current_generation, open_index, read_stats
+from qabot.index.store import ChunkSpan
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
@@ -42,9 +47,10 @@ def test_index_is_reused_until_the_corpus_changes(corpus: Path, tmp_path: Path,
     write(corpus / "new.txt", "Title: Pluie à Bamako\nLang: fr\n\nIl a plu toute la nuit à Bamako.")
     third = build_index(settings, embedder=embedder)
     assert not third.up_to_date and third.documents == 2
-    # only the live generation is left on disk
-    gens = [p.name for p in (tmp_path / "index").iterdir() if p.is_dir()]
-    assert gens == [current_generation(tmp_path / "index").name]  # type: ignore[union-attr]
+    # the live generation is left on disk, and the one it replaced (for readers still on it)
+    gens = sorted(p.name for p in (tmp_path / "index").iterdir() if p.is_dir())
+    live = current_generation(tmp_path / "index")
+    assert live is not None and len(gens) == 2 and gens[-1] == live.name
     bot = Qabot(settings, open_index(settings), embedder)
     assert "plu toute la nuit" in bot.ask("A-t-il plu à Bamako ?").passages[0].quote
 
@@ -142,8 +148,8 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 
 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
-    spans = SentenceChunks.from_rows([(0, 0, 2, "fr"), (1, 2, 4, "fr"), (2, 4, 6, "en"),
-                                      (3, 7, 7, "en")])
+    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr"), ChunkSpan(1, 2, 4, "fr"),
+                                       ChunkSpan(2, 4, 6, "en"), ChunkSpan(3, 7, 7, "en")])
     assert spans.other_language("fr").tolist() == [False, False, True, True]
     assert spans.other_language("de").tolist() == [True] * 4
     assert spans.chunks_of(0) == [0]
@@ -165,3 +171,72 @@ def test_dense_mode_finds_a_sentence_by_meaning_alone(tmp_path: Path, embedder: 
     answer = bot.ask("How fast will the gusts blow?", mode="dense")
     assert answer.passages[0].citation.title == "Storm warning"
     assert "120 km/h" in answer.passages[0].highlight
+
+
+def clustered_unit_vectors(rng: np.random.Generator, n: int, dim: int = 384,
+                           clusters: int = 200, spread: float = 1.5) -> np.ndarray:
+    """Unit vectors gathered around topics, as sentence embeddings are (uniformly random ones
+    in 384 dimensions are the worst case for any graph index, and nothing like a corpus)."""
+    centers = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) * (spread / np.sqrt(dim))
+    vectors = centers[rng.integers(0, clusters, n)] + noise
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def faiss_base(index: DenseIndex) -> Any:
+    import faiss
+
+    return faiss.downcast_index(index._index.index)
+
+
+def test_dense_index_switches_to_hnsw_at_its_threshold_and_keeps_recall(tmp_path: Path) -> None:
+    """The default threshold, unpatched: a corpus of HNSW_FROM sentences is searched by HNSW,
+    as closely as an exact scan, and reads back from disk the same."""
+    import faiss
+
+    n = dense_module.HNSW_FROM
+    rng = np.random.default_rng(20_000)
+    data = clustered_unit_vectors(rng, n + 300)
+    vectors, queries = data[:n], data[n:]
+    # Sentence ids as the index gets them: not positions (here shuffled, with gaps).
+    ids = rng.permutation(3 * n)[:n].astype(np.int64)
+
+    assert isinstance(faiss_base(DenseIndex.build(vectors[:n - 1], ids[:n - 1])),
+                      faiss.IndexFlatIP)  # one vector short: exact search
+    index = DenseIndex.build(vectors, ids)
+    base = faiss_base(index)
+    assert isinstance(base, faiss.IndexHNSWFlat)
+    assert base.metric_type == faiss.METRIC_INNER_PRODUCT
+    assert base.hnsw.efSearch == dense_module.HNSW_EF_SEARCH
+    assert (len(index), index.dimension) == (n, 384)
+
+    exact = ids[np.argsort(-(queries @ vectors.T), axis=1)[:, :10]]
+    found = [index.search(q, 10) for q in queries]
+    recall = np.mean([len(set(f[0].tolist()) & set(e.tolist())) / 10
+                      for f, e in zip(found, exact, strict=True)])
+    assert recall >= 0.95, recall
+    # The scores are the cosines of the ids returned, best first.
+    position = {int(i): row for row, i in enumerate(ids)}
+    for q, (got, scores) in zip(queries[:20], found[:20], strict=True):
+        rows = [position[i] for i in got.tolist()]
+        np.testing.assert_allclose(scores, vectors[rows] @ q, atol=1e-5)
+        assert np.all(np.diff(scores) <= 1e-6)
+
+    path = tmp_path / "dense.faiss"
+    index.save(path)
+    loaded = DenseIndex.load(path)
+    assert isinstance(faiss_base(loaded), faiss.IndexHNSWFlat)
+    assert faiss_base(loaded).hnsw.efSearch == dense_module.HNSW_EF_SEARCH
+    assert (len(loaded), loaded.dimension) == (n, 384)
+    for q, (got, scores) in zip(queries, found, strict=True):
+        again, again_scores = loaded.search(q, 10)
+        np.testing.assert_array_equal(again, got)
+        np.testing.assert_allclose(again_scores, scores, rtol=1e-6)
+
+    some = rng.choice(n, 50, replace=False)
+    for each in (index, loaded):
+        np.testing.assert_array_equal(each.vectors(ids[some]), vectors[some])
+        np.testing.assert_allclose(each.similarity(queries[0], ids[some]),
+                                   vectors[some] @ queries[0], atol=1e-6)
+        assert each.vectors(np.array([], dtype=np.int64)).shape == (0, 384)

@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from telegram import Update
+from telegram.ext import TypeHandler
 
 from qabot.config import Settings, load_settings
 from qabot.embedding.encoder import Embedder
@@ -62,6 +64,23 @@ def tg_qabot(tg_index: Settings, embedder: Embedder) -> Qabot:
     return Qabot(tg_index, open_index(tg_index), embedder)
 
 
+def track_updates(app: Any) -> None:
+    """Record each update once every handler is done with it (a handler group after the
+    bot's own), so a test can wait for "handled" instead of sleeping."""
+    done: dict[int, asyncio.Event] = app.bot_data.setdefault("handled", {})
+
+    async def record(update: Update, context: Any) -> None:
+        done.setdefault(update.update_id, asyncio.Event()).set()
+
+    app.add_handler(TypeHandler(Update, record), group=1)
+
+
+async def handled(app: Any, update_id: int, timeout: float = 60.0) -> None:
+    """Wait until the bot has finished with update `update_id`."""
+    done: dict[int, asyncio.Event] = app.bot_data["handled"]
+    await asyncio.wait_for(done.setdefault(update_id, asyncio.Event()).wait(), timeout)
+
+
 def run_scenario(settings: Settings, qabot: Qabot, scenario: Scenario, **overrides: Any) -> None:
     """Start the fake Bot API and the real Application (long polling), run `scenario`."""
 
@@ -72,6 +91,7 @@ def run_scenario(settings: Settings, qabot: Qabot, scenario: Scenario, **overrid
                                         "telegram_api_url": base, **overrides})
         app = build_application(s, Qabot(s, qabot.index, qabot.embedder),
                                 FeedbackStore(s.index_dir))
+        track_updates(app)
         try:
             async with app:
                 await app.start()
@@ -139,9 +159,8 @@ def test_corpus_text_and_urls_are_escaped(tg_index: Settings, tg_qabot: Qabot) -
 
 def test_long_answers_are_split_between_passages(tg_index: Settings, tg_qabot: Qabot) -> None:
     async def scenario(api: FakeBotApi, app: Any) -> None:
-        api.push(message(6, "Que font les gardes du parc avec les éléphants de Zakouma ?"))
-        sent = await api.wait_for("sendMessage", count=2, chat_id=6)
-        await asyncio.sleep(0.5)
+        asked = api.push(message(6, "Que font les gardes du parc avec les éléphants de Zakouma ?"))
+        await handled(app, asked)
         sent = api.sent("sendMessage", chat_id=6)
         assert len(sent) >= 2
         for s in sent:
@@ -156,7 +175,7 @@ def test_long_answers_are_split_between_passages(tg_index: Settings, tg_qabot: Q
 
 def test_groups_answer_only_when_addressed(tg_index: Settings, tg_qabot: Qabot) -> None:
     async def scenario(api: FakeBotApi, app: Any) -> None:
-        api.push(message(-100, MINISTER, user_id=7))  # chatter, not for the bot
+        chatter = api.push(message(-100, MINISTER, user_id=7))  # not for the bot
         api.push(message(-101, f"@{BOT_USER['username']} {MINISTER}", user_id=8))
         api.push(message(-102, MINISTER, user_id=9, reply_to_bot=True))
         api.push(message(-103, f"/ask {MINISTER}", user_id=10))
@@ -166,7 +185,7 @@ def test_groups_answer_only_when_addressed(tg_index: Settings, tg_qabot: Qabot) 
             assert "Abdoulaye Diop" in sent["text"]
         (usage,) = await api.wait_for("sendMessage", chat_id=-104)
         assert usage["text"] == "Usage : /ask votre question"
-        await asyncio.sleep(1.0)
+        await handled(app, chatter)
         assert api.sent("sendMessage", chat_id=-100) == []
 
     run_scenario(tg_index, tg_qabot, scenario)
@@ -181,12 +200,17 @@ def test_allowlist_refuses_others_once_without_corpus_content(tg_index: Settings
         assert "Abdoulaye Diop" in ok["text"]
         (refused,) = await api.wait_for("sendMessage", chat_id=21)
         assert refused["text"] == "Désolé, ce robot est privé."
-        api.push(message(21, RECRUITS))
+        again = api.push(message(21, RECRUITS))
         api.push(inline_query(21, MINISTER))
         (inline,) = await api.wait_for("answerInlineQuery")
         assert inline["results"] == []
-        await asyncio.sleep(1.0)
-        assert len(api.sent("sendMessage", chat_id=21)) == 1
+        await handled(app, again)
+        assert len(api.sent("sendMessage", chat_id=21)) == 1  # refused once, then silence
+        # Inline results are cached by Telegram for everyone typing the same query unless
+        # personal: behind an allowlist, an allowed user's results must not reach others.
+        api.push(inline_query(20, MINISTER))
+        allowed = (await api.wait_for("answerInlineQuery", count=2))[1]
+        assert allowed["results"] and allowed["is_personal"] is True
 
     run_scenario(tg_index, tg_qabot, scenario, telegram_allowed_chats=[20])
 
@@ -221,36 +245,91 @@ def test_first_reply_holds_back_weak_passages_and_more_shows_them(tg_index: Sett
     run_scenario(tg_index, tg_qabot, scenario)
 
 
-def test_more_and_feedback_buttons(tg_index: Settings, tg_qabot: Qabot) -> None:
+def labels(markup: dict[str, Any] | None) -> list[str]:
+    return [b["text"] for row in (markup or {}).get("inline_keyboard", []) for b in row]
+
+
+def test_more_pages_and_one_vote_per_user(tg_index: Settings, tg_qabot: Qabot) -> None:
     async def scenario(api: FakeBotApi, app: Any) -> None:
         api.push(message(40, "Quels domaines de coopération entre les Etats-Unis et le Mali ?"))
         (first,) = await api.wait_for("sendMessage", chat_id=40)
+        assert labels(first["reply_markup"]) == ["Plus", "👍", "👎"]
         aid = answer_id(first)
         api.push(callback(40, f"m:{aid}"))
         sent = await api.wait_for("sendMessage", count=2, chat_id=40)
         assert sent[1]["text"] != first["text"]
         assert "<blockquote>" in sent[1]["text"]
-        await api.wait_for("answerCallbackQuery")
+        # "More" moves to the new page; the votes stay on the first answer, once.
+        assert labels(sent[1]["reply_markup"]) == ["Plus"]
+        (moved,) = await api.wait_for("editMessageReplyMarkup", chat_id=40)
+        assert labels(moved["reply_markup"]) == ["👍", "👎"]
         api.push(callback(40, f"v:{aid}:1"))
-        (edit,) = await api.wait_for("editMessageReplyMarkup", chat_id=40)
-        labels = [b["text"] for b in edit["reply_markup"]["inline_keyboard"][0]]
-        assert labels == ["Plus"]
+        edits = await api.wait_for("editMessageReplyMarkup", count=2, chat_id=40)
+        assert labels(edits[1].get("reply_markup")) == []
         answers = await api.wait_for("answerCallbackQuery", count=2)
         assert answers[-1]["text"] == "Merci pour votre avis !"
-        api.push(callback(40, "m:999999"))
+        # The same user again (an old client still shows the buttons): the vote changes,
+        # it is not counted twice. Another user in the chat has a vote of their own.
+        api.push(callback(40, f"v:{aid}:-1"))
         answers = await api.wait_for("answerCallbackQuery", count=3)
+        assert answers[-1]["text"] == "Votre avis sur cette réponse est modifié (un par réponse)."
+        api.push(callback(40, f"v:{aid}:1", user_id=4000))
+        answers = await api.wait_for("answerCallbackQuery", count=4)
+        assert answers[-1]["text"] == "Merci pour votre avis !"
+        api.push(callback(40, "m:999999"))
+        answers = await api.wait_for("answerCallbackQuery", count=5)
         assert answers[-1]["text"] == "Cette réponse a expiré : reposez la question."
 
     run_scenario(tg_index, tg_qabot, scenario, top_k=1)
     counts = FeedbackStore(tg_index.index_dir).counts()
-    assert (counts.up, counts.down) == (1, 0)
+    assert (counts.up, counts.down) == (1, 1)
     import subprocess
 
     env = clean_env()
     env["QABOT_INDEX_DIR"] = str(tg_index.index_dir)
     stats = subprocess.run([sys.executable, "-m", "qabot", "stats"], env=env, text=True,
                            capture_output=True, check=True).stdout
-    assert "Feedback   1 👍, 0 👎" in stats
+    assert "Feedback   1 👍, 1 👎" in stats
+
+
+def test_more_is_capped_and_rate_limited(tg_index: Settings, tg_qabot: Qabot) -> None:
+    from qabot.frontends.telegram.bot import MORE_PAGES
+
+    question = "Que font les gardes du parc avec les éléphants de Zakouma ?"
+
+    async def scenario(api: FakeBotApi, app: Any) -> None:
+        api.push(message(45, question))
+        (first,) = await api.wait_for("sendMessage", chat_id=45)
+        aid, seen = answer_id(first), [first["text"]]
+        for page in range(1, MORE_PAGES + 1):
+            api.push(callback(45, f"m:{aid}"))
+            sent = await api.wait_for("sendMessage", count=page + 1, chat_id=45)
+            assert sent[page]["text"] not in seen  # a new passage each time
+            seen.append(sent[page]["text"])
+            # the last page allowed offers no more
+            assert labels(sent[page].get("reply_markup")) == ([] if page == MORE_PAGES
+                                                              else ["Plus"])
+        clicked = api.push(callback(45, f"m:{aid}"))
+        await handled(app, clicked)
+        assert len(api.sent("sendMessage", chat_id=45)) == MORE_PAGES + 1
+        assert api.sent("answerCallbackQuery")[-1]["text"] == \
+            "Pas d’autre passage pour cette question."
+
+    async def limited(api: FakeBotApi, app: Any) -> None:
+        # Pages count against the rate limit like questions (here 2 a minute).
+        api.push(message(46, question))
+        (other,) = await api.wait_for("sendMessage", chat_id=46)
+        api.push(callback(46, f"m:{answer_id(other)}"))
+        await api.wait_for("sendMessage", count=2, chat_id=46)
+        clicked = api.push(callback(46, f"m:{answer_id(other)}"))
+        await handled(app, clicked)
+        assert len(api.sent("sendMessage", chat_id=46)) == 2
+        refused = api.sent("answerCallbackQuery")[-1]
+        assert refused["text"].startswith("Vous posez vos questions plus vite")
+        assert refused["show_alert"] is True
+
+    run_scenario(tg_index, tg_qabot, scenario, top_k=1, telegram_rate_limit=30)
+    run_scenario(tg_index, tg_qabot, limited, top_k=1, telegram_rate_limit=2)
 
 
 def test_inline_mode_offers_passages_ready_to_send(tg_index: Settings, tg_qabot: Qabot) -> None:
@@ -398,6 +477,7 @@ def test_webhook_checks_the_secret_token(tg_index: Settings, tg_qabot: Qabot) ->
         s = tg_index.model_copy(update={"telegram_token": SecretStr(TOKEN),
                                         "telegram_api_url": base})
         app = build_application(s, tg_qabot, FeedbackStore(s.index_dir))
+        track_updates(app)
         async with app:
             await app.start()
             await app.updater.start_webhook(
@@ -421,7 +501,7 @@ def test_webhook_checks_the_secret_token(tg_index: Settings, tg_qabot: Qabot) ->
                     assert good.status == 200
                 (sent,) = await api.wait_for("sendMessage", chat_id=200)
                 assert "Abdoulaye Diop" in sent["text"]
-                await asyncio.sleep(0.5)
+                await handled(app, 5000)
                 assert len(api.sent("sendMessage", chat_id=200)) == 1
             finally:
                 await app.updater.stop()
@@ -431,18 +511,23 @@ def test_webhook_checks_the_secret_token(tg_index: Settings, tg_qabot: Qabot) ->
     asyncio.run(main())
 
 
+async def start_bot(token: str, api_url: str, settings: Settings,
+                    cwd: Path) -> asyncio.subprocess.Process:
+    """`qabot bot` in a process of its own, logging at DEBUG, against the local Bot API."""
+    env = clean_env(QABOT_TELEGRAM_TOKEN=token, QABOT_TELEGRAM_API_URL=api_url,
+                    QABOT_INDEX_DIR=str(settings.index_dir),
+                    QABOT_CORPUS_DIR=str(settings.corpus_dir), QABOT_LOG_LEVEL="DEBUG")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qabot", "bot", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
 def test_qabot_bot_command_polls_and_never_logs_the_token(tg_index: Settings,
                                                           tmp_path: Path) -> None:
     async def main() -> None:
         api = FakeBotApi()
         base = await api.start()
-        env = clean_env()
-        env.update(QABOT_TELEGRAM_TOKEN=TOKEN, QABOT_TELEGRAM_API_URL=base,
-                   QABOT_INDEX_DIR=str(tg_index.index_dir),
-                   QABOT_CORPUS_DIR=str(tg_index.corpus_dir), QABOT_LOG_LEVEL="DEBUG")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "qabot", "bot", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await start_bot(TOKEN, base, tg_index, tmp_path)
         try:
             api.push(message(300, MINISTER))
             (sent,) = await api.wait_for("sendMessage", chat_id=300, timeout=180)
@@ -475,3 +560,55 @@ def test_bot_needs_a_well_formed_token(tmp_path: Path) -> None:
     assert out.stderr.strip() == ("qabot: invalid setting QABOT_TELEGRAM_TOKEN: does not look "
                                   "like a bot token from @BotFather (123456:ABC-...)")
     assert "not-a-real-token" not in out.stderr
+
+
+def test_commands_read_the_index_off_the_event_loop(tg_index: Settings, tg_qabot: Qabot,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """/help, /stats and /sources read CURRENT and may load a whole new generation: on the
+    event loop, that would stall every chat meanwhile."""
+    import threading
+
+    on_loop: list[bool] = []
+    refresh = Qabot.refresh
+
+    def watched(self: Qabot) -> bool:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return refresh(self)
+
+    monkeypatch.setattr(Qabot, "refresh", watched)
+
+    async def scenario(api: FakeBotApi, app: Any) -> None:
+        for chat, command in ((75, "/help"), (76, "/stats"), (77, "/sources")):
+            api.push(message(chat, command, lang="en"))
+            await api.wait_for("sendMessage", chat_id=chat)
+        (sources,) = api.sent("sendMessage", chat_id=77)
+        api.push(callback(77, "s:0", lang="en"))
+        await api.wait_for("editMessageText", chat_id=77)
+        assert sources["text"].startswith("Articles in the corpus (3)")
+
+    run_scenario(tg_index, tg_qabot, scenario)
+    assert len(on_loop) >= 4 and not any(on_loop)
+
+
+def test_a_revoked_token_is_one_line_that_never_shows_it(tg_index: Settings,
+                                                         tmp_path: Path) -> None:
+    revoked = "987654321:AAEx-revokedTokenForTests-0123456789ab"
+
+    async def main() -> None:
+        api = FakeBotApi()  # answers 401 to any token but its own
+        base = await api.start()
+        proc = await start_bot(revoked, base, tg_index, tmp_path)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+        finally:
+            await api.stop()
+        logs = out.decode() + err.decode()
+        assert proc.returncode == 2, logs
+        assert err.decode().strip().splitlines()[-1] == (
+            "qabot: Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked or "
+            "mistyped; copy the bot's current token from @BotFather (/mybots, API Token)")
+        assert "getMe" in logs  # the DEBUG log did record the request…
+        assert revoked not in logs and revoked.split(":")[1] not in logs  # …but not the token
+        assert "Traceback" not in err.decode().strip().splitlines()[-1]
+
+    asyncio.run(main())

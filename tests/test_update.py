@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -141,16 +142,17 @@ def test_killed_mid_embedding_leaves_the_previous_index_usable(tmp_path: Path,
     lines = [json.dumps({"id": f"n{i}", "title": f"Note {i}", "lang": "fr",
                          "text": f"{body} Numéro {i}."}) for i in range(150)]
     write(s.corpus_dir / "many.jsonl", "\n".join(lines))
-    lock = s.index_dir / ".lock"
-    lock.unlink()
-    proc = subprocess.Popen([sys.executable, "-m", "qabot", "index"], env=_env(s),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # The lock is taken before the model loads; a few seconds later, embedding is under way.
-    deadline = time.monotonic() + 120
-    while not lock.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    time.sleep(8)
-    assert proc.poll() is None, "the update finished before it could be killed"
+    env = {**_env(s), "QABOT_LOG_LEVEL": "DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-m", "qabot", "index"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    # The log says when a slice of sentences is embedded: kill right after the first one.
+    progress = re.compile(r"embedded (\d+) of (\d+) sentences")
+    for line in proc.stderr:
+        if (found := progress.search(line)) is not None:
+            break
+    assert found is not None, "embedding never started"
+    assert int(found[1]) < int(found[2]), "the update finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert current_generation(s.index_dir) == before
@@ -261,3 +263,84 @@ def readline(proc: subprocess.Popen[bytes], timeout: float = 120) -> str:
             raise AssertionError(f"the process ended; got {line!r}")
         line += byte
     return line.decode()
+
+
+def test_a_new_splitter_analyzer_or_chunker_rebuilds_the_index(
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored sentences, terms and chunks come from these stages: when one of them changes
+    what it makes, reusing them would mix two versions in one index."""
+    from qabot.ingest import analyze, chunk, sentences
+
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    assert build_index(s, embedder=embedder).up_to_date
+    for module, name in ((sentences, "SPLITTER_VERSION"), (analyze, "ANALYZER_VERSION"),
+                         (chunk, "CHUNKER_VERSION")):
+        monkeypatch.setattr(module, name, getattr(module, name) + 1)
+        again = build_index(s, embedder=embedder)
+        assert not again.up_to_date and again.added == 1 and again.embedded > 0, name
+        assert build_index(s, embedder=embedder).up_to_date
+
+
+def test_a_reader_whose_generation_goes_away_reads_the_current_one(
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qabot.index.open as reader
+
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    first = current_generation(s.index_dir)
+    verify = reader.verify
+
+    def two_updates_meanwhile(gen: Path) -> dict[str, object]:
+        # This reader has read CURRENT; before it opens the files, two updates publish.
+        if gen == first:
+            write(s.corpus_dir / "storm.txt", STORM)
+            build_index(s, embedder=embedder)
+            assert first.is_dir()  # one update keeps the generation it replaced…
+            write(s.corpus_dir / "flood.txt", FLOOD)
+            build_index(s, embedder=embedder)
+            assert not first.exists()  # …the next one removes it
+        return verify(gen)
+
+    monkeypatch.setattr(reader, "verify", two_updates_meanwhile)
+    index = open_index(s)
+    assert index.path == current_generation(s.index_dir) != first
+    assert int(index.meta["documents"]) == 3
+
+
+def test_index_paths_may_hold_uri_characters(tmp_path: Path, embedder: Embedder) -> None:
+    root = tmp_path / "actu #1? 100%"
+    s = settings_for(root)
+    write(s.corpus_dir / "storm.txt", STORM)
+    build_index(s, embedder=embedder)
+    bot = Qabot(s, open_index(s), embedder)
+    assert "quarante familles" in bot.ask("Combien de familles ont été secourues ?").passages[0].quote
+    from qabot.frontends.telegram.feedback import FeedbackStore, read_counts
+
+    FeedbackStore(s.index_dir).record(answer_key="a", chat_id=1, user_id=1, question="q",
+                                      answer_ids=[], vote=1)
+    counts = read_counts(s.index_dir)
+    assert counts is not None and counts.up == 1
+
+
+def test_qabot_add_refuses_name_clashes_and_hidden_files(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    one = write(tmp_path / "a" / "news.txt", STORM)
+    two = write(tmp_path / "b" / "news.txt", FLOOD)
+    run = [sys.executable, "-m", "qabot", "add"]
+    clash = subprocess.run([*run, str(one), str(two)], env=_env(s), capture_output=True,
+                           text=True, check=False)
+    assert clash.returncode == 1
+    assert clash.stderr.strip() == (f"qabot: {one} and {two} would both be copied to "
+                                    f"{s.corpus_dir / 'news.txt'}: rename one of them")
+    assert not (s.corpus_dir / "news.txt").exists()  # nothing copied, not even the first
+    hidden = write(tmp_path / "a" / ".draft.txt", STORM)
+    refused = subprocess.run([*run, str(hidden)], env=_env(s), capture_output=True, text=True,
+                             check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (f"qabot: {hidden}: hidden files are not indexed; rename "
+                                      "it without the leading dot")
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == ["mali.txt"]

@@ -17,7 +17,9 @@ from qabot.errors import ModelLoadError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder"]
+    from qabot.config import Settings
+
+__all__ = ["Embedder", "embedder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +99,11 @@ class Embedder:
                 show_progress_bar=progress,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings name, with the prompts and batch size they give."""
+    query_prompt, passage_prompt = settings.prompts
+    return Embedder(settings.embedding_model, cache_dir=settings.model_cache,
+                    device=settings.device, query_prompt=query_prompt,
+                    passage_prompt=passage_prompt, batch_size=settings.batch_size)

@@ -13,6 +13,7 @@ import typer
 
 from qabot.config import Settings, load_settings
 from qabot.errors import QabotError
+from qabot.frontends.redact import Redactor
 
 if TYPE_CHECKING:
     from qabot.engine import Qabot
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 
 DEMO_QUESTION = "Combien de recrues sont arrivées au camp de Bougouni ?"
+EVAL_MODES = ("hybrid", "lexical", "dense", "rrf")
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -37,11 +39,17 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
+_redactor = Redactor(())  # replaced once the settings are read
+
+
 @app.callback()
 def _root(ctx: typer.Context) -> None:
     """Settings come from QABOT_* environment variables and .env (see .env.example)."""
+    global _redactor
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _redactor = Redactor(settings.secrets)
+    _redactor.install()
     ctx.obj = settings
 
 
@@ -150,17 +158,18 @@ def evaluate_command(
     dataset: Annotated[Path, typer.Argument(help="A SQuAD v1 .json file.")],
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages per question.")] = 5,
     mode: Annotated[list[str] | None, typer.Option(
-        "--mode", help="hybrid, lexical or dense; repeat for several (default: all three).")] = None,
+        "--mode", help="hybrid, lexical, dense or rrf (reciprocal-rank fusion, a baseline for "
+                       "hybrid); repeat for several (default: all four).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N questions.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure answer quality on a SQuAD v1 file, in a temporary index (yours is untouched)."""
     from qabot.frontends.evaluate import evaluate, load_squad
 
-    modes = mode or ["hybrid", "lexical", "dense"]
-    bad = [m for m in modes if m not in {"hybrid", "lexical", "dense"}]
+    modes = mode or list(EVAL_MODES)
+    bad = [m for m in modes if m not in EVAL_MODES]
     if bad:
-        raise QabotError(f"unknown mode {bad[0]!r}: use hybrid, lexical or dense")
+        raise QabotError(f"unknown mode {bad[0]!r}: use {', '.join(EVAL_MODES)}")
     data = load_squad(dataset)
     count = min(limit or len(data.questions), len(data.questions))
     from tqdm import tqdm
@@ -234,9 +243,9 @@ def stats(
 def sources(ctx: typer.Context) -> None:
     """List the documents in the index."""
     from qabot.frontends.render import citation_line
-    from qabot.index.open import open_index
+    from qabot.index.open import read_sources
 
-    for citation in open_index(_settings(ctx)).store.citations():
+    for citation in read_sources(_settings(ctx)):
         typer.echo(citation_line(citation))
 
 
@@ -265,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="qabot", standalone_mode=False)
     except QabotError as exc:
-        typer.echo(f"qabot: {exc}", err=True)
+        typer.echo(_redactor.text(f"qabot: {exc}"), err=True)
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("", err=True)
@@ -280,6 +289,6 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("QABOT_TRACEBACK"):
             raise
         logging.getLogger("qabot").debug("unexpected error", exc_info=True)
-        typer.echo(f"qabot: unexpected error: {type(exc).__name__}: {exc} "
-                   "(set QABOT_TRACEBACK=1 to see where)", err=True)
+        typer.echo(_redactor.text(f"qabot: unexpected error: {type(exc).__name__}: {exc} "
+                                  "(set QABOT_TRACEBACK=1 to see where)"), err=True)
         sys.exit(1)

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from qabot.config import Settings
-from qabot.embedding.encoder import Embedder
+from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.engine import Qabot
 from qabot.errors import QabotError
 from qabot.index.open import open_index
-from qabot.index.write import build_index, embedder_for
+from qabot.index.write import build_index
 from qabot.records import Answer, Passage
 from qabot.search.quotes import worth_showing
 from qabot.search.retrieve import Mode
@@ -63,7 +63,8 @@ def load_squad(path: Path) -> Dataset:
                 articles.append((str(art.get("title") or f"Article {len(articles) + 1}"), text))
             for p in paragraphs:
                 for qa in p.get("qas", []):
-                    golds = tuple(str(a["text"]) for a in qa.get("answers", []) if a.get("text"))
+                    golds = tuple(str(a["text"]) for a in qa.get("answers", [])
+                                  if str(a.get("text") or "").strip())
                     if str(qa.get("question", "")).strip() and golds:
                         questions.append(EvalQuestion(str(qa["question"]), golds))
     except (KeyError, TypeError, AttributeError):
@@ -80,7 +81,7 @@ def _norm(text: str) -> str:
 
 def score_answer(answer: Answer, golds: Sequence[str]) -> dict[str, float]:
     """One question's metrics: the rank of the first quote holding a gold answer, and more."""
-    wanted = [_norm(g) for g in golds]
+    wanted = _wanted(golds)
     rank = next((i for i, p in enumerate(answer.passages, start=1)
                  if _holds(p, wanted)), None)
     first = answer.passages[0] if answer.passages else None
@@ -95,6 +96,11 @@ def score_answer(answer: Answer, golds: Sequence[str]) -> dict[str, float]:
     }
 
 
+def _wanted(golds: Sequence[str]) -> list[str]:
+    """Gold answers as matched; a blank one would be found in every quote."""
+    return [g for g in map(_norm, golds) if g]
+
+
 def _holds(passage: Passage, wanted: list[str]) -> bool:
     return any(g in _norm(passage.quote) for g in wanted)
 
@@ -105,7 +111,7 @@ def score_shown(answer: Answer, golds: Sequence[str], top_k: int,
     to an explicit k >= top_k: the default view is its first top_k passages, less those below
     `ratio` of the best (see `Qabot.ask`)."""
     shown = worth_showing(answer.passages[:top_k], ratio)
-    wanted = [_norm(g) for g in golds]
+    wanted = _wanted(golds)
     return len(shown), sum(_holds(p, wanted) for p in shown)
 
 

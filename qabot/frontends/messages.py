@@ -40,6 +40,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "expired": {"en": "This answer has expired: ask the question again.",
                 "fr": "Cette réponse a expiré : reposez la question."},
     "thanks": {"en": "Thanks for your feedback!", "fr": "Merci pour votre avis !"},
+    "vote_changed": {"en": "Your vote on this answer is changed (one per answer).",
+                     "fr": "Votre avis sur cette réponse est modifié (un par réponse)."},
     "rate_limited": {
         "en": "You are asking faster than I can read: wait {seconds} s and ask again.",
         "fr": "Vous posez vos questions plus vite que je ne lis : attendez {seconds} s et "

@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.text import Text
 
 from qabot.config import Settings
-from qabot.engine import Qabot
+from qabot.engine import MAX_PASSAGES, Qabot
 from qabot.errors import QabotError
 from qabot.frontends.messages import say
 from qabot.frontends.render import citation_line, plain_answer, rich_answer
+from qabot.search.question import question_language
 
 __all__ = ["HELP", "run_repl"]
 
@@ -59,8 +60,11 @@ class _Session:
             self.out("No answer to add to: :more shows the next passages of the last answer.")
             return
         question, seen = self.last
+        if seen >= MAX_PASSAGES:
+            self.out(say("no_more", question_language(question)))
+            return
         try:
-            answer = self.bot.more(question, seen)
+            answer = self.bot.ask(question, offset=seen)
         except QabotError as exc:
             self.out(f"error: {exc}")
             return

@@ -2,8 +2,8 @@
 
 An index dir holds generation folders (`gen-<time>`) and a file CURRENT naming the live one. A
 new generation is written beside the old one under a temporary name, fsynced, renamed, and only
-then does CURRENT change (write, fsync, rename); the old generation is removed last. A process
-killed at any point leaves CURRENT naming a complete generation.
+then does CURRENT change (write, fsync, rename); the generation before the old one is removed
+last. A process killed at any point leaves CURRENT naming a complete generation.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from typing import Any
 
 from qabot.errors import IndexBusyError, IndexCorruptError
 
-__all__ = ["MANIFEST", "current_generation", "fsync_dir", "new_building_dir", "publish",
+__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "STORE",
+           "current_generation", "fsync_dir", "new_building_dir", "publish",
            "sha256_file", "sync_files", "verify", "write_durably", "writer_lock"]
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+# What a generation holds. FORMAT_VERSION changes whenever these files' layout does.
+FORMAT_VERSION = 4
+STORE, DENSE, LEXICAL, CALIBRATION = "qabot.sqlite", "dense.faiss", "lexical", "calibration.npy"
 _BUILDING = ".building-"
 _GEN = "gen-"
 
@@ -66,8 +70,11 @@ def new_building_dir(index_dir: Path) -> Path:
 
 
 def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
-    """Checksum, fsync and rename `building`, make it CURRENT, then drop older generations."""
+    """Checksum, fsync and rename `building`, make it CURRENT, then drop the generations
+    before the one it replaces: that one stays until the next update, so that a reader still
+    loading it finishes (and one that loses it anyway reads CURRENT again)."""
     index_dir = Path(index_dir)
+    previous = current_generation(index_dir)
     files = {name: {"size": size, "sha256": sha256_file(building / name)}
              for name, size in sync_files(building).items()}
     write_durably(building / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
@@ -78,7 +85,7 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     os.replace(index_dir / f".{CURRENT}.tmp", index_dir / CURRENT)
     fsync_dir(index_dir)
     for old in index_dir.iterdir():
-        if old.is_dir() and old.name.startswith(_GEN) and old != final:
+        if old.is_dir() and old.name.startswith(_GEN) and old not in (final, previous):
             shutil.rmtree(old, ignore_errors=True)
     return final
 

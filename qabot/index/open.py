@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from qabot.config import Settings
 from qabot.errors import IndexCorruptError, IndexMismatchError, NoIndexError
+from qabot.index import SearchIndex
 from qabot.index.dense import DenseIndex
-from qabot.index.generations import current_generation, verify
+from qabot.index.generations import (
+    CALIBRATION,
+    DENSE,
+    FORMAT_VERSION,
+    LEXICAL,
+    STORE,
+    current_generation,
+    verify,
+)
 from qabot.index.lexical import LexicalIndex
-from qabot.index.store import Store
+from qabot.index.store import ChunkSpan, Store
+from qabot.records import Citation
 from qabot.search.abstain import Reference
 
-__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "STORE", "IndexStats", "OpenIndex",
-           "SentenceChunks", "current_generation", "open_generation", "open_index", "read_stats"]
+_T = TypeVar("_T")
 
-FORMAT_VERSION = 4
-STORE, DENSE, LEXICAL, CALIBRATION = "qabot.sqlite", "dense.faiss", "lexical", "calibration.npy"
+__all__ = ["IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "open_generation", "open_index", "read_sources",
+           "read_stats"]
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +74,14 @@ class SentenceChunks:
     languages: tuple[str, ...]
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[int, int, int, str]]) -> SentenceChunks:
-        table = np.array([r[:3] for r in rows], dtype=np.int64).reshape(-1, 3)
+    def from_spans(cls, spans: list[ChunkSpan]) -> SentenceChunks:
+        table = np.array([(s.chunk_id, s.first, s.last) for s in spans],
+                         dtype=np.int64).reshape(-1, 3)
         if not np.array_equal(table[:, 0], np.arange(len(table))):
             raise IndexCorruptError("the chunk table has gaps: run `qabot index --rebuild`")
-        languages = tuple(sorted({r[3] for r in rows}))
+        languages = tuple(sorted({s.lang for s in spans}))
         codes = {lang: i for i, lang in enumerate(languages)}
-        language = np.array([codes[r[3]] for r in rows], dtype=np.uint8)
+        language = np.array([codes[s.lang] for s in spans], dtype=np.uint8)
         return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages)
 
     def other_language(self, lang: str) -> np.ndarray:
@@ -114,12 +126,33 @@ def _no_index(settings: Settings) -> NoIndexError:
 
 
 def read_stats(settings: Settings) -> IndexStats:
-    gen = current_generation(settings.index_dir)
-    if gen is None:
-        raise _no_index(settings)
-    store, meta = _open_store(gen)
-    store.close()
-    return IndexStats.from_meta(meta, gen)
+    """The live generation's figures, from its metadata store alone."""
+    return _from_store(settings, lambda store, meta, gen: IndexStats.from_meta(meta, gen))
+
+
+def read_sources(settings: Settings) -> list[Citation]:
+    """The live generation's articles, from its metadata store alone (no FAISS, no model)."""
+    return _from_store(settings, lambda store, meta, gen: store.citations())
+
+
+def _from_store(settings: Settings,
+                read: Callable[[Store, dict[str, Any], Path], _T]) -> _T:
+    for _ in range(5):
+        gen = current_generation(settings.index_dir)
+        if gen is None:
+            raise _no_index(settings)
+        try:
+            store, meta = _open_store(gen)
+        except IndexCorruptError:
+            if current_generation(settings.index_dir) == gen:
+                raise
+            continue  # replaced and removed while we opened it: read the current one
+        try:
+            return read(store, meta, gen)
+        finally:
+            store.close()
+    raise IndexCorruptError(f"the index in {settings.index_dir} kept changing while it was "
+                            "read; try again once `qabot index` is done")
 
 
 def _open_store(gen: Path) -> tuple[Store, dict[str, Any]]:
@@ -142,15 +175,19 @@ def open_index(settings: Settings) -> OpenIndex:
 
 def open_generation(settings: Settings) -> OpenIndex | None:
     """Like `open_index`, but None when no generation was ever published."""
-    for _ in range(3):
+    for _ in range(5):
         gen = current_generation(settings.index_dir)
         if gen is None:
             return None
-        if gen.is_dir():
+        try:
             return _load(gen, settings)
-        # CURRENT moved on while we read it and the old generation is gone: read it again.
-    raise IndexCorruptError(f"the index in {settings.index_dir} names a generation that does "
-                            "not exist; run `qabot index --rebuild`")
+        except (IndexCorruptError, OSError, sqlite3.DatabaseError):
+            if current_generation(settings.index_dir) == gen:
+                raise
+            # Updates published newer generations while we read this one, and removed it:
+            # what is damaged is only our view of it. Read the current one.
+    raise IndexCorruptError(f"the index in {settings.index_dir} kept changing while it was "
+                            "read; try again once `qabot index` is done")
 
 
 def _load(gen: Path, settings: Settings) -> OpenIndex:
@@ -174,12 +211,19 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
             f"{meta.get('dimension')}: run `qabot index --rebuild`"
         )
     lexical = LexicalIndex.load(gen / LEXICAL)
-    spans = SentenceChunks.from_rows(store.chunk_sentence_ids())
-    if len(spans.last) and int(spans.last[-1]) + 1 != len(dense):
-        raise IndexCorruptError(
-            f"the dense index holds {len(dense)} sentences, the metadata "
-            f"{int(spans.last[-1]) + 1}: run `qabot index --rebuild`")
+    spans = SentenceChunks.from_spans(store.chunk_spans())
+    sentences = int(spans.last[-1]) + 1 if len(spans.last) else 0
+    _check_size("dense", dense, sentences, "sentences")
+    _check_size("lexical", lexical, len(spans.last), "chunks")
     return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense))
+
+
+def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:
+    """Each search index is keyed 0..n-1 by what the metadata store lists."""
+    if len(part) != expected:
+        raise IndexCorruptError(
+            f"the {name} index holds {len(part)} {unit}, the metadata {expected}: "
+            "run `qabot index --rebuild`")
 
 
 def _reference(gen: Path, meta: dict[str, Any], dense: DenseIndex) -> Reference:

@@ -13,7 +13,7 @@ from typing import Any
 from qabot.ingest.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
-__all__ = ["Store", "StoredChunk", "StoredSentence"]
+__all__ = ["ChunkSpan", "Store", "StoredChunk", "StoredSentence", "read_only_uri"]
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,8 +48,18 @@ class StoredSentence:
 class StoredChunk:
     id: int
     doc_id: str
+    first: int  # sentence ordinals within the document
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """A chunk's sentences as dense ids (the vectors' keys), and its document's language."""
+
+    chunk_id: int
     first: int
     last: int
+    lang: str
 
 
 class Store:
@@ -68,7 +78,7 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False)
         return cls(conn)
 
     def close(self) -> None:
@@ -142,13 +152,13 @@ class Store:
             return int(self._conn.execute(
                 "SELECT first_sentence FROM documents WHERE id = ?", (doc_id,)).fetchone()[0])
 
-    def chunk_sentence_ids(self) -> list[tuple[int, int, int, str]]:
-        """(chunk id, dense id of its first sentence, of its last, its document's language),
-        by chunk id."""
+    def chunk_spans(self) -> list[ChunkSpan]:
+        """Every chunk's sentences as dense ids, by chunk id."""
         with self._lock:
-            return self._conn.execute(
+            rows = self._conn.execute(
                 "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
+        return [ChunkSpan(*row) for row in rows]
 
     def content_hashes(self) -> dict[str, str]:
         """Document id -> content hash: what the next update compares the corpus against."""
@@ -158,12 +168,14 @@ class Store:
     def document_sentences(self, doc_id: str) -> list[StoredSentence]:
         return self.sentences(doc_id, 0, 1 << 62)
 
-    def document_chunks(self, doc_id: str) -> list[tuple[int, int, int, int, int, int]]:
-        """(id, ordinal, first, last, start, end) of a document's chunks, in order."""
+    def document_chunks(self, doc: Document) -> list[Chunk]:
+        """A document's chunks, in order (their text cut from `doc`)."""
         with self._lock:
-            return self._conn.execute(
-                'SELECT id, ordinal, first, last, start, "end" FROM chunks WHERE doc_id = ? '
-                "ORDER BY ordinal", (doc_id,)).fetchall()
+            rows = self._conn.execute(
+                'SELECT ordinal, first, last, start, "end" FROM chunks WHERE doc_id = ? '
+                "ORDER BY ordinal", (doc.id,)).fetchall()
+        return [Chunk(doc.id, ordinal, first, last, start, end, doc.text[start:end])
+                for ordinal, first, last, start, end in rows]
 
     def document(self, doc_id: str) -> Document:
         doc = self._doc_cache.get(doc_id)
@@ -193,3 +205,9 @@ class Store:
             raise ValueError(table)
         with self._lock:
             return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI for `path`; quoted, since `#`, `?` and `%` are legal in paths
+    and would otherwise end or escape the file name."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"

@@ -22,21 +22,25 @@ from pathlib import Path
 import numpy as np
 
 from qabot.config import Settings
-from qabot.embedding.encoder import Embedder
+from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.errors import CorpusError, QabotError
 from qabot.index.dense import DenseIndex
-from qabot.index.generations import new_building_dir, publish, writer_lock
-from qabot.index.lexical import LexicalIndex
-from qabot.index.open import (
+from qabot.index.generations import (
     CALIBRATION,
     DENSE,
     FORMAT_VERSION,
     LEXICAL,
     STORE,
-    OpenIndex,
-    open_generation,
+    new_building_dir,
+    publish,
+    writer_lock,
 )
+from qabot.index.lexical import LexicalIndex
+from qabot.index.open import OpenIndex, open_generation
 from qabot.index.store import Store
+from qabot.ingest import analyze as analysis
+from qabot.ingest import chunk as chunker
+from qabot.ingest import sentences as splitter
 from qabot.ingest.analyze import Analyzer
 from qabot.ingest.chunk import chunk_document
 from qabot.ingest.load import LoadReport, load_corpus
@@ -44,7 +48,7 @@ from qabot.ingest.sentences import split_sentences
 from qabot.records import Chunk, Document, Sentence
 from qabot.search.abstain import Reference, embed_reference, null_gap, reference_key
 
-__all__ = ["IndexSummary", "PreparedDoc", "build_index", "embedder_for", "prepare",
+__all__ = ["IndexSummary", "PreparedDoc", "build_index", "prepare",
            "write_generation"]
 
 log = logging.getLogger(__name__)
@@ -80,17 +84,11 @@ class PreparedDoc:
     passages: list[str] = field(default_factory=list)
 
 
-def embedder_for(settings: Settings) -> Embedder:
-    query_prompt, passage_prompt = settings.prompts
-    return Embedder(settings.embedding_model, cache_dir=settings.model_cache,
-                    device=settings.device, query_prompt=query_prompt,
-                    passage_prompt=passage_prompt, batch_size=settings.batch_size)
-
-
 def config_fingerprint(settings: Settings) -> str:
     """Changes whenever stored chunks and vectors can no longer be reused."""
     shape = [FORMAT_VERSION, settings.embedding_model, settings.prompts[1],
-             settings.chunk_words, settings.chunk_overlap]
+             settings.chunk_words, settings.chunk_overlap, splitter.SPLITTER_VERSION,
+             analysis.ANALYZER_VERSION, chunker.CHUNKER_VERSION]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
 
 
@@ -117,8 +115,7 @@ def _reuse(doc: Document, live: OpenIndex) -> PreparedDoc:
     stored = live.store.document_sentences(doc.id)
     sentences = [s.sentence for s in stored]
     terms = [list(s.search_terms) for s in stored]
-    chunks = [Chunk(doc.id, ordinal, first, last, start, end, doc.text[start:end])
-              for _, ordinal, first, last, start, end in live.store.document_chunks(doc.id)]
+    chunks = live.store.document_chunks(doc)
     first = live.store.first_sentence(doc.id)
     vectors = live.dense.vectors(np.arange(first, first + len(sentences), dtype=np.int64))
     return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms), vectors)
@@ -230,6 +227,7 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
         for i in range(0, len(order), step):
             parts.append(embedder.encode_passages([passages[j] for j in order[i:i + step]]))
             bar.update(len(order[i:i + step]))
+            log.debug("embedded %d of %d sentences", min(i + step, len(order)), len(order))
     done = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
     vectors = np.empty_like(done)
     vectors[order] = done

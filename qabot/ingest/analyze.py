@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import Stemmer
 
-__all__ = ["LANGUAGES", "Analyzer", "detect_language", "fold_accents", "stems_of", "stopwords",
-           "words"]
+__all__ = ["ANALYZER_VERSION", "LANGUAGES", "Analyzer", "detect_language", "fold_accents",
+           "stems_of", "stopwords", "words"]
+
+# Bump whenever the same text would give other terms (stemming, stopwords, folding, views):
+# indexes store sentences' terms and analyze them again.
+ANALYZER_VERSION = 1
 
 #: BM25 sees each word two ways: its stem (inflections meet: "recrues" ~ "recrue") and its
 #: exact folded form (the precise word scores more than a mere relative). A third view, the

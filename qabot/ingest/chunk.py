@@ -6,7 +6,10 @@ from collections.abc import Sequence
 
 from qabot.records import Chunk, Document, Sentence
 
-__all__ = ["chunk_document"]
+__all__ = ["CHUNKER_VERSION", "chunk_document"]
+
+# Bump whenever the same sentences would be packed into other chunks.
+CHUNKER_VERSION = 1
 
 #: A chunk holding at least this share of its word budget ends at a paragraph break rather
 #: than run into the next paragraph: paragraphs are units of meaning, and BM25 over one

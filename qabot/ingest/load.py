@@ -75,10 +75,19 @@ def copy_into_corpus(paths: list[Path], corpus_dir: Path, *, replace: bool = Fal
     Checks every file first, so that a refused one leaves the corpus as it was."""
     corpus = Path(corpus_dir).expanduser()
     plan = []
+    names: dict[str, Path] = {}
     for src in paths:
         if src.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise CorpusError(f"{src}: unsupported file type {src.suffix or '(none)'}; use one "
                               f"of {', '.join(SUPPORTED_SUFFIXES)}")
+        if src.name.startswith("."):
+            # The corpus skips hidden files: copied, it would never be indexed.
+            raise CorpusError(f"{src}: hidden files are not indexed; rename it without the "
+                              "leading dot")
+        if src.name in names and names[src.name].resolve() != src.resolve():
+            raise CorpusError(f"{names[src.name]} and {src} would both be copied to "
+                              f"{corpus / src.name}: rename one of them")
+        names[src.name] = src
         dest = corpus / src.name
         if dest.exists() and dest.read_bytes() != src.read_bytes() and not replace:
             raise CorpusError(f"{dest} already exists with other content: rename {src.name}, "
@@ -86,7 +95,7 @@ def copy_into_corpus(paths: list[Path], corpus_dir: Path, *, replace: bool = Fal
         plan.append((src, dest))
     corpus.mkdir(parents=True, exist_ok=True)
     lines = []
-    for src, dest in plan:
+    for src, dest in dict.fromkeys(plan):  # the same file named twice is copied once
         if dest.exists() and dest.read_bytes() == src.read_bytes():
             lines.append(f"{dest}: already in the corpus")
             continue

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 from qabot.records import Sentence
 
-__all__ = ["MAX_SENTENCE_CHARS", "split_paragraphs", "split_sentences"]
+__all__ = ["MAX_SENTENCE_CHARS", "SPLITTER_VERSION", "split_paragraphs", "split_sentences"]
+
+# Bump whenever the same text would be split differently: indexes then split it again.
+SPLITTER_VERSION = 1
 
 #: Longer "sentences" (unpunctuated text, transcripts, lists) are cut at a clause or word
 #: boundary, so that a quote can always show the part that matched.

@@ -10,7 +10,8 @@ import numpy as np
 from qabot.index.open import OpenIndex
 from qabot.index.store import StoredSentence
 from qabot.records import Answer, Citation, Document, Passage
-from qabot.search.retrieve import Candidate, Query, on_scale
+from qabot.search.question import Query
+from qabot.search.retrieve import Candidate, on_scale
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import logging
 import math
 import re
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -34,11 +34,16 @@ from telegram.ext import (
 )
 
 from qabot.config import Settings
-from qabot.engine import Qabot
+from qabot.engine import MAX_PASSAGES, Qabot
 from qabot.errors import QabotError
 from qabot.frontends.messages import say, user_language
 from qabot.frontends.telegram.feedback import FeedbackStore
-from qabot.frontends.telegram.format import answer_messages, citation_html, passage_html
+from qabot.frontends.telegram.format import (
+    TELEGRAM_LIMIT,
+    answer_messages,
+    citation_html,
+    passage_html,
+)
 from qabot.frontends.telegram.limits import Allowlist, RateLimiter
 from qabot.index.write import IndexSummary
 from qabot.records import Answer, Passage
@@ -49,6 +54,8 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SOURCES_PER_PAGE = 15
+_SOURCE_LINE_MAX = 300  # a longer citation is listed in its short form
+MORE_PAGES = 3  # "More" pages after the first answer
 _ANSWERS_KEPT = 2000  # answers whose "More" and vote buttons still work
 
 
@@ -59,6 +66,9 @@ class _Shown:
     question: str
     lang: str
     passage_ids: list[str] = field(default_factory=list)
+    pages: int = 0  # "More" pages sent so far
+    voted: bool = False  # the vote buttons are gone from the first message
+    busy: bool = False  # a "More" page is being prepared
 
 
 def _passage_id(p: Passage) -> str:
@@ -75,7 +85,6 @@ class TelegramFrontEnd:
         self.allowlist = Allowlist(settings.telegram_allowed_chats)
         self.limiter = RateLimiter(settings.telegram_rate_limit)
         self._shown: OrderedDict[str, _Shown] = OrderedDict()
-        self._ids = itertools.count(1)
         self._reindex_lock = asyncio.Lock()
 
     # -- set-up --------------------------------------------------------------------------
@@ -115,8 +124,8 @@ class TelegramFrontEnd:
             return
         lang = user_language(update.effective_user.language_code
                              if update.effective_user else None)
-        text = say("help", lang, documents=self.qabot.stats().documents,
-                   username=context.bot.username)
+        stats = await asyncio.to_thread(self.qabot.stats)
+        text = say("help", lang, documents=stats.documents, username=context.bot.username)
         await update.effective_message.reply_text(text)
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,7 +143,7 @@ class TelegramFrontEnd:
         """/sources: the corpus's articles, a page at a time."""
         if not await self._admitted(update) or update.effective_message is None:
             return
-        text, markup = self._sources_page(0, self._lang(update))
+        text, markup = await asyncio.to_thread(self._sources_page, 0, self._lang(update))
         await update.effective_message.reply_html(text, reply_markup=markup,
                                                   link_preview_options=NO_PREVIEW)
 
@@ -142,7 +151,7 @@ class TelegramFrontEnd:
         """/stats: index size and last update."""
         if not await self._admitted(update) or update.effective_message is None:
             return
-        s = self.qabot.stats()
+        s = await asyncio.to_thread(self.qabot.stats)
         await update.effective_message.reply_text(
             say("stats", self._lang(update), documents=s.documents, chunks=s.chunks,
                 built_at=s.built_at.replace("T", " ").removesuffix("+00:00")))
@@ -226,13 +235,17 @@ class TelegramFrontEnd:
 
     async def _send(self, message: Message, answer: Answer, passages: list[Passage],
                     answer_id: str | None = None) -> None:
-        """Reply with the passages; buttons go under the last message of an answered question."""
+        """Reply with the passages. Under the last message of an answer go "More" (while
+        pages are left) and, on the first page only, the votes."""
         markup = None
         if answer.answered and passages:
+            first = answer_id is None
             if answer_id is None:
                 answer_id = self._remember(_Shown(answer.question, answer.lang))
-            self._shown[answer_id].passage_ids += [_passage_id(p) for p in passages]
-            markup = self._buttons(answer_id, answer.lang)
+            shown = self._shown[answer_id]
+            shown.passage_ids += [_passage_id(p) for p in passages]
+            markup = self._buttons(answer_id, answer.lang, more=shown.pages < MORE_PAGES,
+                                   votes=first)
         texts = answer_messages(answer, passages)
         quote = message.chat.type != ChatType.PRIVATE
         for i, text in enumerate(texts):
@@ -240,19 +253,23 @@ class TelegramFrontEnd:
                                      link_preview_options=NO_PREVIEW, do_quote=quote and i == 0)
 
     def _remember(self, shown: _Shown) -> str:
-        answer_id = str(next(self._ids))
+        # Random, not a counter: votes are stored by it, and a restarted bot counts again.
+        answer_id = secrets.token_urlsafe(9)
         self._shown[answer_id] = shown
         while len(self._shown) > _ANSWERS_KEPT:
             self._shown.popitem(last=False)
         return answer_id
 
     @staticmethod
-    def _buttons(answer_id: str, lang: str, voted: bool = False) -> InlineKeyboardMarkup:
-        row = [InlineKeyboardButton(say("more", lang), callback_data=f"m:{answer_id}")]
-        if not voted:
+    def _buttons(answer_id: str, lang: str, *, more: bool,
+                 votes: bool) -> InlineKeyboardMarkup | None:
+        row = []
+        if more:
+            row.append(InlineKeyboardButton(say("more", lang), callback_data=f"m:{answer_id}"))
+        if votes:
             row += [InlineKeyboardButton("👍", callback_data=f"v:{answer_id}:1"),
                     InlineKeyboardButton("👎", callback_data=f"v:{answer_id}:-1")]
-        return InlineKeyboardMarkup([row])
+        return InlineKeyboardMarkup([row]) if row else None
 
     # -- buttons -------------------------------------------------------------------------
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -264,7 +281,7 @@ class TelegramFrontEnd:
         kind, _, rest = (query.data or "").partition(":")
         if kind == "s":
             page = int(rest) if rest.isdigit() else 0
-            text, markup = self._sources_page(page, lang)
+            text, markup = await asyncio.to_thread(self._sources_page, page, lang)
             await query.answer()
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                           link_preview_options=NO_PREVIEW)
@@ -276,11 +293,16 @@ class TelegramFrontEnd:
             return
         if kind == "v" and vote in {"1", "-1"}:
             chat_id = query.message.chat.id if query.message else 0
-            await asyncio.to_thread(self.feedback.record, chat_id=chat_id,
-                                    user_id=query.from_user.id, question=shown.question,
-                                    answer_ids=list(shown.passage_ids), vote=int(vote))
-            await query.answer(say("thanks", lang))
-            await query.edit_message_reply_markup(self._buttons(answer_id, shown.lang, True))
+            first = await asyncio.to_thread(
+                self.feedback.record, answer_key=answer_id, chat_id=chat_id,
+                user_id=query.from_user.id, question=shown.question,
+                answer_ids=list(shown.passage_ids), vote=int(vote))
+            await query.answer(say("thanks" if first else "vote_changed", lang))
+            if not shown.voted:
+                shown.voted = True
+                # The first message keeps "More" only while no page was asked for yet.
+                await query.edit_message_reply_markup(self._buttons(
+                    answer_id, shown.lang, more=shown.pages == 0, votes=False))
         elif kind == "m":
             await self._more(query, answer_id, shown, lang)
         else:
@@ -288,8 +310,24 @@ class TelegramFrontEnd:
 
     async def _more(self, query: CallbackQuery, answer_id: str, shown: _Shown,
                     lang: str) -> None:
-        answer = await asyncio.to_thread(self.qabot.more, shown.question,
-                                         len(shown.passage_ids))
+        """The next page of one answer: counted against the rate limit, at most MORE_PAGES."""
+        if shown.busy:  # a second click while the page is on its way
+            await query.answer()
+            return
+        if shown.pages >= MORE_PAGES or len(shown.passage_ids) >= MAX_PASSAGES:
+            await query.answer(say("no_more", lang))
+            return
+        wait = self.limiter.wait(query.from_user.id)
+        if wait:
+            await query.answer(say("rate_limited", lang, seconds=math.ceil(wait)),
+                               show_alert=True)
+            return
+        shown.busy = True
+        try:
+            answer = await asyncio.to_thread(self.qabot.ask, shown.question,
+                                             offset=len(shown.passage_ids))
+        finally:
+            shown.busy = False
         # By id too: after an index update between the two, the ranking may have moved.
         already = set(shown.passage_ids)
         fresh = [p for p in answer.passages if _passage_id(p) not in already]
@@ -297,6 +335,10 @@ class TelegramFrontEnd:
             await query.answer(say("no_more", lang))
             return
         await query.answer()
+        shown.pages += 1
+        # "More" moves to the new page; the votes stay on the first message.
+        await query.edit_message_reply_markup(self._buttons(
+            answer_id, shown.lang, more=False, votes=shown.pages == 1 and not shown.voted))
         await self._send(query.message, answer, fresh, answer_id=answer_id)
 
     # -- sources -------------------------------------------------------------------------
@@ -306,7 +348,13 @@ class TelegramFrontEnd:
         page = min(max(page, 0), pages - 1)
         chunk = citations[page * SOURCES_PER_PAGE:(page + 1) * SOURCES_PER_PAGE]
         lines = [say("sources", lang, count=len(citations), page=page + 1, pages=pages)]
-        lines += [f"• {citation_html(c)}" for c in chunk]
+        for c in chunk:
+            line = f"• {citation_html(c)}"
+            if len(line) > _SOURCE_LINE_MAX:
+                line = f"• {citation_html(c, short=True)}"
+            if sum(len(x) + 1 for x in lines) + len(line) > TELEGRAM_LIMIT:
+                break  # only absurdly long titles get here: the page shows fewer
+            lines.append(line)
         nav = []
         if page > 0:
             nav.append(InlineKeyboardButton("◀", callback_data=f"s:{page - 1}"))
@@ -343,7 +391,10 @@ class TelegramFrontEnd:
         ]
         button = None if results else InlineQueryResultsButton(
             text=say("no_answer", answer.lang)[:64], start_parameter="help")
-        await query.answer(results, cache_time=30, is_personal=False, button=button)
+        # Telegram caches inline results for everyone who types the same query, unless they
+        # are personal: behind an allowlist they must be.
+        await query.answer(results, cache_time=30, is_personal=self.allowlist.restricted,
+                           button=button)
 
     # -- errors --------------------------------------------------------------------------
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from qabot.index.store import read_only_uri
+
 __all__ = ["FeedbackCounts", "FeedbackStore"]
 
 _SCHEMA = """
@@ -16,6 +18,12 @@ CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, chat_id INTEGER NOT NULL,
     user_id INTEGER, question TEXT NOT NULL, answer_ids TEXT NOT NULL, vote INTEGER NOT NULL
 );
+"""
+# Added later: which answer a vote is about, so that a user has one vote per answer (a second
+# click changes it). Votes stored before have none and are kept as they are.
+_ANSWER_KEY = """
+ALTER TABLE feedback ADD COLUMN answer_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS one_vote ON feedback (answer_key, user_id);
 """
 FILENAME = "feedback.sqlite"
 
@@ -34,16 +42,27 @@ class FeedbackStore:
         self.path = Path(index_dir) / FILENAME
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(feedback)")}
+        if "answer_key" not in columns:
+            self._conn.executescript(_ANSWER_KEY)
         self._lock = threading.Lock()
 
-    def record(self, *, chat_id: int, user_id: int | None, question: str,
-               answer_ids: list[str], vote: int) -> None:
+    def record(self, *, answer_key: str, chat_id: int, user_id: int, question: str,
+               answer_ids: list[str], vote: int) -> bool:
+        """Store a user's vote on an answer; True when it is their first on it (a later one
+        replaces it)."""
         with self._lock, self._conn:
+            first = self._conn.execute(
+                "SELECT 1 FROM feedback WHERE answer_key = ? AND user_id = ?",
+                (answer_key, user_id)).fetchone() is None
             self._conn.execute(
-                "INSERT INTO feedback (time, chat_id, user_id, question, answer_ids, vote) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), chat_id, user_id, question, json.dumps(answer_ids), vote),
+                "INSERT INTO feedback (time, chat_id, user_id, question, answer_ids, vote, "
+                "answer_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (answer_key, user_id) "
+                "DO UPDATE SET vote = excluded.vote, time = excluded.time",
+                (time.time(), chat_id, user_id, question, json.dumps(answer_ids), vote,
+                 answer_key),
             )
+        return first
 
     def counts(self) -> FeedbackCounts:
         with self._lock:
@@ -58,7 +77,7 @@ def read_counts(index_dir: Path) -> FeedbackCounts | None:
     path = Path(index_dir) / FILENAME
     if not path.exists():
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
     try:
         return _counts(conn)
     except sqlite3.DatabaseError:

@@ -10,33 +10,62 @@ from qabot.records import Answer, Citation, Passage
 __all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks"]
 
 TELEGRAM_LIMIT = 4096
-_TITLE_MAX = 300
+# Caps on what a citation may show: a corpus file can hold a title, source or URL of any
+# length, and the quote must keep the room of a message.
+_TITLE_MAX, _FIELD_MAX, _URL_MAX = 300, 120, 1000
+_SHORT_TITLE, _SHORT_FIELD = 80, 60
 
 
-def citation_html(c: Citation) -> str:
-    """Title (a link when the article has a URL), date, source; the file when there is no URL."""
-    title = escape(_clip(c.title, _TITLE_MAX))
-    if c.url and c.url.startswith(("http://", "https://")):
-        title = f'<a href="{escape(c.url, quote=True)}">{title}</a>'
-    parts = [title] + [escape(x) for x in (c.date, c.source) if x]
-    if not c.url:
-        parts.append(f"<i>{escape(c.path)}</i>")
+def citation_html(c: Citation, short: bool = False) -> str:
+    """Title (a link when the article has a short enough URL), date, source; the file when
+    there is no URL. Escaped, it stays under 9,000 characters, and under 1,300 when `short`
+    (escaping can multiply a character by six)."""
+    title = escape(_clip(c.title, _SHORT_TITLE if short else _TITLE_MAX))
+    url = c.url if c.url and c.url.startswith(("http://", "https://")) else None
+    if url and len(url) <= _URL_MAX and not short:
+        title = f'<a href="{escape(url, quote=True)}">{title}</a>'
+    field = _SHORT_FIELD if short else _FIELD_MAX
+    parts = [title] + [escape(_clip(x, field)) for x in (c.date, c.source) if x]
+    if not c.url and not short:
+        parts.append(f"<i>{escape(_clip(c.path, _FIELD_MAX))}</i>")
     return ", ".join(parts)
 
 
 def passage_html(p: Passage, limit: int = TELEGRAM_LIMIT) -> str:
-    """One quote in a blockquote, its best sentence bold, its citation under it."""
-    quote, at, highlight = p.quote, p.highlight_at, p.highlight
+    """One quote in a blockquote, its best sentence bold, its citation under it; never longer
+    than `limit`. Whatever must go is cut from the quote's edges, the bold sentence last."""
     cite = f"\n— {citation_html(p.citation)}"
-    while True:
-        before, after = quote[:at], quote[at + len(highlight):]
-        html = (f"<blockquote>{escape(before)}<b>{escape(highlight)}</b>{escape(after)}"
-                f"</blockquote>{cite}")
-        if len(html) <= limit:
-            return html
-        # Only with a very long quote setting: shorten the plain text, then escape again.
-        quote = _clip(quote, len(quote) - (len(html) - limit) - 1)
-        highlight = quote[at:at + len(highlight)].removesuffix("…")
+    if len(cite) > limit // 3:
+        cite = f"\n— {citation_html(p.citation, short=True)}"
+    room = limit - len(cite) - len("<blockquote><b></b></blockquote>")
+    at, end = p.highlight_at, p.highlight_at + len(p.highlight)
+    highlight, room = _escaped_within(p.quote[at:end], room, keep="start")
+    # What is left goes to the text on either side of it, half each unless one needs less.
+    after_text = p.quote[end:]
+    before, _ = _escaped_within(p.quote[:at], room - min(len(escape(after_text)), room // 2),
+                                keep="end")
+    after, _ = _escaped_within(after_text, room - len(before), keep="start")
+    return f"<blockquote>{before}<b>{highlight}</b>{after}</blockquote>{cite}"
+
+
+def _escaped_within(text: str, room: int, keep: str) -> tuple[str, int]:
+    """`text` escaped, cut (with an ellipsis) so that it takes at most `room` characters,
+    keeping its start or its end; and the room left. One pass over the text."""
+    whole = escape(text)
+    if len(whole) <= room:
+        return whole, room - len(whole)
+    if room < 2:
+        return "", room
+    kept: list[str] = []
+    used = 1  # the ellipsis
+    for ch in (text if keep == "start" else reversed(text)):
+        piece = escape(ch)
+        if used + len(piece) > room:
+            break
+        kept.append(piece)
+        used += len(piece)
+    cut = "".join(kept) if keep == "start" else "".join(reversed(kept))
+    return (cut + "…" if keep == "start" else "…" + cut), room - used
 
 
 def answer_messages(answer: Answer, passages: list[Passage] | None = None) -> list[str]:

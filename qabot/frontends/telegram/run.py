@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from qabot.config import Settings
 from qabot.errors import ConfigError
 
-__all__ = ["RedactToken", "run_bot"]
+__all__ = ["run_bot"]
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 log = logging.getLogger(__name__)
-
-
-class RedactToken(logging.Filter):
-    """Blanks the bot token out of every log record (httpx logs request URLs that hold it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg, record.args = message.replace(self._token, "<token>"), None
-        if record.exc_info and not record.exc_text:
-            # Format the traceback now, redacted; the formatter reuses exc_text as it is.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = record.exc_text.replace(self._token, "<token>")
-        return True
 
 
 def run_bot(settings: Settings) -> None:
@@ -43,14 +28,10 @@ def run_bot(settings: Settings) -> None:
             "QABOT_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs a secret token that "
             "Telegram sends with every update (letters, digits, _ and -)"
         )
-    token = settings.telegram_token.get_secret_value().strip()
-    redact = RedactToken(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
 
-    from telegram import Update
+    from telegram.error import InvalidToken
 
     from qabot.engine import Qabot
     from qabot.frontends.telegram.bot import build_application
@@ -59,6 +40,19 @@ def run_bot(settings: Settings) -> None:
     qabot = Qabot.open(settings)
     qabot.warm_up()
     app = build_application(settings, qabot, FeedbackStore(settings.index_dir))
+    try:
+        _serve(app, settings)
+    except InvalidToken:
+        # Its message holds the token: say what happened without it.
+        raise ConfigError(
+            "Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked or "
+            "mistyped; copy the bot's current token from @BotFather (/mybots, API Token)"
+        ) from None
+
+
+def _serve(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    from telegram import Update
+
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         log.warning("serving the webhook on %s:%s/%s", settings.telegram_webhook_listen,
