@@ -30,11 +30,11 @@ ENGLISH = [line.split("\t") for line in
 #: The retrieval modes `Qabot.ask` and `qabot eval --mode` offer. A test of what a question
 #: finds runs in each mode that can be expected to find it; where one is left out, a comment
 #: says why.
-MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
+MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
 #: Without the lexical mode: BM25 matches words, and a question in another language than the
 #: article shares few with it (names, numbers), so lexical mode misses what the meaning alone
 #: finds (see test_hybrid_finds_by_meaning_what_shares_no_word_with_the_article).
-BY_MEANING: tuple[Mode, ...] = ("hybrid", "dense")
+BY_MEANING: tuple[Mode, ...] = ("hybrid", "dense", "rrf")
 
 
 def verbatim(quote: str) -> str:
@@ -88,8 +88,9 @@ def test_off_topic_questions_are_refused(bot: Qabot) -> None:
 
 
 # Not lexical: most of these questions share no word with the French article but a name
-# (0.55 of them found in lexical mode today).
-@pytest.mark.parametrize("mode", BY_MEANING)
+# (0.55 of them found in lexical mode today). Nor rrf, the baseline that hybrid is measured
+# against: it gives BM25's rank as much say as the meaning's (27 of 33, 0.82).
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
 def test_english_questions_find_the_french_sentence(bot: Qabot, mode: Mode) -> None:
     """At least 0.85 of them answered with the expected sentence in the first quote."""
     cases = [(q, fragment) for article, q, fragment in ENGLISH if article == "mali"]

@@ -253,3 +253,4 @@ def test_a_blank_gold_answer_is_never_a_hit(tmp_path: Path) -> None:
     hits = [q.question for q in load_squad(path).questions
             if score_answer(unrelated, q.answers)["hit@1"]]
     assert hits == []
+    assert score_answer(unrelated, [" ", "\u00a0"])["hit@1"] == 0  # also when not loaded

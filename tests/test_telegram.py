@@ -101,6 +101,8 @@ def run_scenario(settings: Settings, qabot: Qabot, scenario: Scenario, **overrid
                 finally:
                     await app.updater.stop()
                     await app.stop()
+            # Everything the bot sent would have been accepted by Telegram.
+            assert not api.refused, [(c.method, c.refused) for c in api.refused]
         finally:
             await api.stop()
 
@@ -250,6 +252,8 @@ def labels(markup: dict[str, Any] | None) -> list[str]:
 
 
 def test_more_pages_and_one_vote_per_user(tg_index: Settings, tg_qabot: Qabot) -> None:
+    before = FeedbackStore(tg_index.index_dir).counts()
+
     async def scenario(api: FakeBotApi, app: Any) -> None:
         api.push(message(40, "Quels domaines de coopération entre les Etats-Unis et le Mali ?"))
         (first,) = await api.wait_for("sendMessage", chat_id=40)
@@ -282,14 +286,35 @@ def test_more_pages_and_one_vote_per_user(tg_index: Settings, tg_qabot: Qabot) -
 
     run_scenario(tg_index, tg_qabot, scenario, top_k=1)
     counts = FeedbackStore(tg_index.index_dir).counts()
-    assert (counts.up, counts.down) == (1, 1)
+    assert (counts.up - before.up, counts.down - before.down) == (1, 1)
     import subprocess
 
     env = clean_env()
     env["QABOT_INDEX_DIR"] = str(tg_index.index_dir)
     stats = subprocess.run([sys.executable, "-m", "qabot", "stats"], env=env, text=True,
                            capture_output=True, check=True).stdout
-    assert "Feedback   1 👍, 1 👎" in stats
+    assert f"Feedback   {counts.up} 👍, {counts.down} 👎" in stats
+
+
+def test_in_a_group_every_member_votes_once(tg_index: Settings, tg_qabot: Qabot) -> None:
+    before = FeedbackStore(tg_index.index_dir).counts()
+
+    async def scenario(api: FakeBotApi, app: Any) -> None:
+        api.push(message(-300, f"/ask {MINISTER}", user_id=301))
+        (first,) = await api.wait_for("sendMessage", chat_id=-300)
+        aid = answer_id(first)
+        for n, (voter, vote) in enumerate([(302, 1), (303, -1), (302, -1)], start=1):
+            api.push(callback(-300, f"v:{aid}:{vote}", user_id=voter))
+            answers = await api.wait_for("answerCallbackQuery", count=n)
+        assert [a["text"] for a in answers] == [
+            "Merci pour votre avis !", "Merci pour votre avis !",
+            "Votre avis sur cette réponse est modifié (un par réponse)."]
+        # The buttons stay for the other members.
+        assert api.sent("editMessageReplyMarkup", chat_id=-300) == []
+
+    run_scenario(tg_index, tg_qabot, scenario)
+    counts = FeedbackStore(tg_index.index_dir).counts()
+    assert (counts.up - before.up, counts.down - before.down) == (0, 2)
 
 
 def test_more_is_capped_and_rate_limited(tg_index: Settings, tg_qabot: Qabot) -> None:
@@ -503,6 +528,7 @@ def test_webhook_checks_the_secret_token(tg_index: Settings, tg_qabot: Qabot) ->
                 assert "Abdoulaye Diop" in sent["text"]
                 await handled(app, 5000)
                 assert len(api.sent("sendMessage", chat_id=200)) == 1
+                assert not api.refused
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -511,12 +537,12 @@ def test_webhook_checks_the_secret_token(tg_index: Settings, tg_qabot: Qabot) ->
     asyncio.run(main())
 
 
-async def start_bot(token: str, api_url: str, settings: Settings,
-                    cwd: Path) -> asyncio.subprocess.Process:
-    """`qabot bot` in a process of its own, logging at DEBUG, against the local Bot API."""
+async def start_bot(token: str, api_url: str, settings: Settings, cwd: Path,
+                    log_level: str = "DEBUG") -> asyncio.subprocess.Process:
+    """`qabot bot` in a process of its own against the local Bot API."""
     env = clean_env(QABOT_TELEGRAM_TOKEN=token, QABOT_TELEGRAM_API_URL=api_url,
                     QABOT_INDEX_DIR=str(settings.index_dir),
-                    QABOT_CORPUS_DIR=str(settings.corpus_dir), QABOT_LOG_LEVEL="DEBUG")
+                    QABOT_CORPUS_DIR=str(settings.corpus_dir), QABOT_LOG_LEVEL=log_level)
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "qabot", "bot", env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -532,6 +558,7 @@ def test_qabot_bot_command_polls_and_never_logs_the_token(tg_index: Settings,
             api.push(message(300, MINISTER))
             (sent,) = await api.wait_for("sendMessage", chat_id=300, timeout=180)
             assert "Abdoulaye Diop" in sent["text"]
+            assert not api.refused
         finally:
             proc.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -593,22 +620,54 @@ def test_commands_read_the_index_off_the_event_loop(tg_index: Settings, tg_qabot
 def test_a_revoked_token_is_one_line_that_never_shows_it(tg_index: Settings,
                                                          tmp_path: Path) -> None:
     revoked = "987654321:AAEx-revokedTokenForTests-0123456789ab"
+    refusal = ("qabot: Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked "
+               "or mistyped; copy the bot's current token from @BotFather (/mybots, API Token)")
 
-    async def main() -> None:
+    async def run(log_level: str) -> tuple[int | None, str, str]:
         api = FakeBotApi()  # answers 401 to any token but its own
         base = await api.start()
-        proc = await start_bot(revoked, base, tg_index, tmp_path)
+        proc = await start_bot(revoked, base, tg_index, tmp_path, log_level)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
         finally:
             await api.stop()
-        logs = out.decode() + err.decode()
-        assert proc.returncode == 2, logs
-        assert err.decode().strip().splitlines()[-1] == (
-            "qabot: Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked or "
-            "mistyped; copy the bot's current token from @BotFather (/mybots, API Token)")
-        assert "getMe" in logs  # the DEBUG log did record the request…
-        assert revoked not in logs and revoked.split(":")[1] not in logs  # …but not the token
-        assert "Traceback" not in err.decode().strip().splitlines()[-1]
+        return proc.returncode, out.decode(), err.decode()
 
-    asyncio.run(main())
+    # At the default level: the user reads what happened and what to do, and nothing else.
+    code, out, err = asyncio.run(run("WARNING"))
+    assert code == 2, err
+    assert "Traceback" not in err and revoked.split(":")[1] not in out + err
+    assert err.strip().splitlines() == [
+        "WARNING qabot.frontends.telegram.run: polling Telegram for updates; Ctrl-C stops the bot",
+        refusal]
+    # At DEBUG the log records the requests and the traceback, never the token.
+    code, out, err = asyncio.run(run("DEBUG"))
+    assert code == 2 and err.strip().splitlines()[-1] == refusal
+    assert "getMe" in err and "Traceback" in err
+    assert revoked not in out + err and revoked.split(":")[1] not in out + err
+
+
+def test_absurd_titles_sources_and_urls_still_give_messages_telegram_accepts(
+        tmp_path: Path, embedder: Embedder) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus / "pont.txt", f"Title: {'Le pont & la rivière ' * 250}\nDate: 2025-09-01\n"
+          f"URL: https://example.org/{'a&b=<c>' * 800}\nSource: {'<Agence> & ' * 500}\n"
+          "Lang: fr\n\nLe pont de Gao a été rouvert mardi après trois mois de travaux.\n")
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder)
+    qabot = Qabot(settings, open_index(settings), embedder)
+
+    async def scenario(api: FakeBotApi, app: Any) -> None:
+        api.push(message(95, "Quand le pont de Gao a-t-il été rouvert ?"))
+        (sent,) = await api.wait_for("sendMessage", chat_id=95)
+        assert "<b>Le pont de Gao a été rouvert mardi" in sent["text"]
+        assert len(sent["text"]) <= TELEGRAM_LIMIT
+        api.push(message(96, "/sources"))
+        (sources,) = await api.wait_for("sendMessage", chat_id=96)
+        assert "Le pont &amp; la rivière" in sources["text"]
+        api.push(inline_query(97, "Quand le pont de Gao a-t-il été rouvert ?"))
+        (inline,) = await api.wait_for("answerInlineQuery")
+        assert inline["results"]
+        # run_scenario then checks that Telegram would have accepted every one of them
+
+    run_scenario(settings, qabot, scenario)

@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,32 @@ def test_redaction_covers_messages_arguments_and_tracebacks_at_debug() -> None:
     assert logged.count("<redacted>") >= 4
     assert re.search(r"RuntimeError: The token `<redacted>` was rejected", logged)
     assert "123456789" not in Redactor([token]).text(f"bot{token}/getMe")
+
+
+def test_votes_stored_before_one_vote_per_answer_are_kept(tmp_path: Path) -> None:
+    import sqlite3
+
+    from qabot.frontends.telegram.feedback import FILENAME, FeedbackStore, read_counts
+
+    # feedback.sqlite as the bot wrote it before votes were tied to an answer.
+    old = sqlite3.connect(tmp_path / FILENAME)
+    old.executescript(
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, time REAL NOT NULL, chat_id INTEGER "
+        "NOT NULL, user_id INTEGER, question TEXT NOT NULL, answer_ids TEXT NOT NULL, vote "
+        "INTEGER NOT NULL);"
+        "INSERT INTO feedback VALUES (1, 0, 5, 5, 'q', '[]', 1);"
+        "INSERT INTO feedback VALUES (2, 0, 5, 5, 'q', '[]', 1);")
+    old.commit()
+    old.close()
+    store = FeedbackStore(tmp_path)
+    assert store.record(answer_key="a", chat_id=5, user_id=5, question="q", answer_ids=[],
+                        vote=-1)
+    assert not store.record(answer_key="a", chat_id=5, user_id=5, question="q", answer_ids=[],
+                            vote=1)  # the same user on the same answer: changed, not added
+    assert store.record(answer_key="b", chat_id=5, user_id=5, question="q", answer_ids=[],
+                        vote=-1)
+    store.close()
+    counts = read_counts(tmp_path)
+    assert counts is not None and (counts.up, counts.down) == (3, 1)
+    FeedbackStore(tmp_path).close()  # opening it again changes nothing
+    assert read_counts(tmp_path) == counts

@@ -29,12 +29,10 @@ from qabot.index.store import ChunkSpan, Store
 from qabot.records import Citation
 from qabot.search.abstain import Reference
 
+__all__ = ["IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "open_generation",
+           "open_index", "read_sources", "read_stats"]
+
 _T = TypeVar("_T")
-
-__all__ = ["IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "open_generation", "open_index", "read_sources",
-           "read_stats"]
-
-
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:

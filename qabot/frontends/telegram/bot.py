@@ -66,9 +66,19 @@ class _Shown:
     question: str
     lang: str
     passage_ids: list[str] = field(default_factory=list)
+    spans: list[tuple[str, int, int]] = field(default_factory=list)  # (doc id, start, end)
     pages: int = 0  # "More" pages sent so far
     voted: bool = False  # the vote buttons are gone from the first message
-    busy: bool = False  # a "More" page is being prepared
+    busy: bool = False  # a "More" page is on its way
+
+    def add(self, passages: list[Passage]) -> None:
+        self.passage_ids += [_passage_id(p) for p in passages]
+        self.spans += [(p.citation.doc_id, p.start, p.end) for p in passages]
+
+    def overlaps(self, p: Passage) -> bool:
+        """Whether `p` repeats text already shown (a later ranking may merge or widen)."""
+        return any(doc == p.citation.doc_id and start < p.end and p.start < end
+                   for doc, start, end in self.spans)
 
 
 def _passage_id(p: Passage) -> str:
@@ -234,18 +244,19 @@ class TelegramFrontEnd:
         await self._send(message, answer, answer.passages)
 
     async def _send(self, message: Message, answer: Answer, passages: list[Passage],
-                    answer_id: str | None = None) -> None:
-        """Reply with the passages. Under the last message of an answer go "More" (while
-        pages are left) and, on the first page only, the votes."""
+                    page_of: tuple[str, _Shown] | None = None) -> None:
+        """Reply with the passages: a new answer, or the next page of `page_of`. Under the
+        last message go "More" (while pages are left) and, on the first page only, the votes."""
         markup = None
         if answer.answered and passages:
-            first = answer_id is None
-            if answer_id is None:
-                answer_id = self._remember(_Shown(answer.question, answer.lang))
-            shown = self._shown[answer_id]
-            shown.passage_ids += [_passage_id(p) for p in passages]
+            if page_of is None:
+                shown = _Shown(answer.question, answer.lang)
+                answer_id = self._remember(shown)
+            else:
+                answer_id, shown = page_of
+            shown.add(passages)
             markup = self._buttons(answer_id, answer.lang, more=shown.pages < MORE_PAGES,
-                                   votes=first)
+                                   votes=page_of is None)
         texts = answer_messages(answer, passages)
         quote = message.chat.type != ChatType.PRIVATE
         for i, text in enumerate(texts):
@@ -298,7 +309,9 @@ class TelegramFrontEnd:
                 user_id=query.from_user.id, question=shown.question,
                 answer_ids=list(shown.passage_ids), vote=int(vote))
             await query.answer(say("thanks" if first else "vote_changed", lang))
-            if not shown.voted:
+            private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
+            # In a group every member has a vote: the buttons stay for the others.
+            if private and not shown.voted:
                 shown.voted = True
                 # The first message keeps "More" only while no page was asked for yet.
                 await query.edit_message_reply_markup(self._buttons(
@@ -311,10 +324,11 @@ class TelegramFrontEnd:
     async def _more(self, query: CallbackQuery, answer_id: str, shown: _Shown,
                     lang: str) -> None:
         """The next page of one answer: counted against the rate limit, at most MORE_PAGES."""
-        if shown.busy:  # a second click while the page is on its way
+        if shown.busy:  # a second click, by anyone, while the page is on its way
             await query.answer()
             return
-        if shown.pages >= MORE_PAGES or len(shown.passage_ids) >= MAX_PASSAGES:
+        if (shown.pages >= MORE_PAGES or len(shown.passage_ids) >= MAX_PASSAGES
+                or not isinstance(query.message, Message)):
             await query.answer(say("no_more", lang))
             return
         wait = self.limiter.wait(query.from_user.id)
@@ -322,24 +336,25 @@ class TelegramFrontEnd:
             await query.answer(say("rate_limited", lang, seconds=math.ceil(wait)),
                                show_alert=True)
             return
-        shown.busy = True
+        shown.busy = True  # until the page is sent: clicks meanwhile would repeat it
         try:
-            answer = await asyncio.to_thread(self.qabot.ask, shown.question,
-                                             offset=len(shown.passage_ids))
+            # Ranked again, deeper: what was shown may rank elsewhere now, or be merged into
+            # a wider passage, so the page is what the top holds beyond what was shown.
+            depth = min(MAX_PASSAGES, len(shown.passage_ids) + self.settings.top_k)
+            answer = await asyncio.to_thread(self.qabot.ask, shown.question, depth)
+            fresh = [p for p in answer.passages if not shown.overlaps(p)]
+            fresh = fresh[:self.settings.top_k]
+            if not fresh:
+                await query.answer(say("no_more", lang))
+                return
+            shown.pages += 1
+            await query.answer()
+            # "More" moves to the new page; the votes stay on the first message.
+            await query.edit_message_reply_markup(self._buttons(
+                answer_id, shown.lang, more=False, votes=shown.pages == 1 and not shown.voted))
+            await self._send(query.message, answer, fresh, page_of=(answer_id, shown))
         finally:
             shown.busy = False
-        # By id too: after an index update between the two, the ranking may have moved.
-        already = set(shown.passage_ids)
-        fresh = [p for p in answer.passages if _passage_id(p) not in already]
-        if not fresh or not isinstance(query.message, Message):
-            await query.answer(say("no_more", lang))
-            return
-        await query.answer()
-        shown.pages += 1
-        # "More" moves to the new page; the votes stay on the first message.
-        await query.edit_message_reply_markup(self._buttons(
-            answer_id, shown.lang, more=False, votes=shown.pages == 1 and not shown.voted))
-        await self._send(query.message, answer, fresh, answer_id=answer_id)
 
     # -- sources -------------------------------------------------------------------------
     def _sources_page(self, page: int, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:

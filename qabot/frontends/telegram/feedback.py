@@ -21,10 +21,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 # Added later: which answer a vote is about, so that a user has one vote per answer (a second
 # click changes it). Votes stored before have none and are kept as they are.
-_ANSWER_KEY = """
-ALTER TABLE feedback ADD COLUMN answer_key TEXT;
-CREATE UNIQUE INDEX IF NOT EXISTS one_vote ON feedback (answer_key, user_id);
-"""
+_ANSWER_KEY = "ALTER TABLE feedback ADD COLUMN answer_key TEXT"
+_ONE_VOTE = "CREATE UNIQUE INDEX IF NOT EXISTS one_vote ON feedback (answer_key, user_id)"
 FILENAME = "feedback.sqlite"
 
 
@@ -44,7 +42,13 @@ class FeedbackStore:
         self._conn.executescript(_SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(feedback)")}
         if "answer_key" not in columns:
-            self._conn.executescript(_ANSWER_KEY)
+            try:
+                self._conn.execute(_ANSWER_KEY)
+            except sqlite3.OperationalError:  # another process added it meanwhile
+                pass
+        # Every time: a process that died between the two statements left no index.
+        self._conn.execute(_ONE_VOTE)
+        self._conn.commit()
         self._lock = threading.Lock()
 
     def record(self, *, answer_key: str, chat_id: int, user_id: int, question: str,

@@ -18,7 +18,7 @@ _SHORT_TITLE, _SHORT_FIELD = 80, 60
 
 def citation_html(c: Citation, short: bool = False) -> str:
     """Title (a link when the article has a short enough URL), date, source; the file when
-    there is no URL. Escaped, it stays under 9,000 characters, and under 1,300 when `short`
+    there is no URL. Escaped, it stays under 9,300 characters, and under 1,300 when `short`
     (escaping can multiply a character by six)."""
     title = escape(_clip(c.title, _SHORT_TITLE if short else _TITLE_MAX))
     url = c.url if c.url and c.url.startswith(("http://", "https://")) else None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from qabot.config import Settings
 from qabot.errors import ConfigError
+from qabot.frontends.redact import Redactor
 
 __all__ = ["run_bot"]
 
@@ -28,10 +29,16 @@ def run_bot(settings: Settings) -> None:
             "QABOT_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs a secret token that "
             "Telegram sends with every update (letters, digits, _ and -)"
         )
+    # The CLI installs it too; here for anyone who calls run_bot directly.
+    Redactor(settings.secrets).install()
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
 
     from telegram.error import InvalidToken
+
+    # python-telegram-bot logs a rejected token with its traceback before raising it; the one
+    # line below says it all, so the traceback is kept for DEBUG.
+    logging.getLogger("telegram.ext").addFilter(_QuietAbout(InvalidToken))
 
     from qabot.engine import Qabot
     from qabot.frontends.telegram.bot import build_application
@@ -48,6 +55,19 @@ def run_bot(settings: Settings) -> None:
             "Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked or "
             "mistyped; copy the bot's current token from @BotFather (/mybots, API Token)"
         ) from None
+
+
+class _QuietAbout(logging.Filter):
+    """Drops records about one kind of exception unless the log level is DEBUG."""
+
+    def __init__(self, kind: type[BaseException]) -> None:
+        super().__init__()
+        self._kind = kind
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return (not isinstance(exc, self._kind)
+                or logging.getLogger().isEnabledFor(logging.DEBUG))
 
 
 def _serve(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
