@@ -85,8 +85,9 @@ class Qabot:
         """Quotes that answer `question`, best first. Without `k` or `offset`, up to `top_k`
         passages, less those far weaker than the best (counted in `held_back`); with `k`, the
         best `k` there are, however weak; with `offset`, the `k` (or `top_k`) that follow the
-        first `offset`: the next page, for "More". Unanswered when nothing in the corpus is
-        relevant enough."""
+        first `offset` (the REPL's `:more`; the bot's "More" re-ranks deeper and leaves out
+        what overlaps what it showed). Unanswered when nothing in the corpus is relevant
+        enough."""
         question = " ".join(question.split())
         if not question:
             raise QabotError("the question is empty: type a question about the corpus")
