@@ -135,20 +135,32 @@ def read_sources(settings: Settings) -> list[Citation]:
 
 def _from_store(settings: Settings,
                 read: Callable[[Store, dict[str, Any], Path], _T]) -> _T:
-    for _ in range(5):
-        gen = current_generation(settings.index_dir)
-        if gen is None:
-            raise _no_index(settings)
-        try:
-            store, meta = _open_store(gen)
-        except IndexCorruptError:
-            if current_generation(settings.index_dir) == gen:
-                raise
-            continue  # replaced and removed while we opened it: read the current one
+    def with_store(gen: Path) -> _T:
+        store, meta = _open_store(gen)
         try:
             return read(store, meta, gen)
         finally:
             store.close()
+
+    found = _read_current(settings, with_store)
+    if found is None:
+        raise _no_index(settings)
+    return found
+
+
+def _read_current(settings: Settings, read: Callable[[Path], _T]) -> _T | None:
+    """`read` of the live generation; None when none was ever published."""
+    for _ in range(5):
+        gen = current_generation(settings.index_dir)
+        if gen is None:
+            return None
+        try:
+            return read(gen)
+        except (IndexCorruptError, OSError, sqlite3.DatabaseError):
+            if current_generation(settings.index_dir) == gen:
+                raise
+            # Updates published newer generations while we read this one, and removed it:
+            # what is damaged is only our view of it. Read the current one.
     raise IndexCorruptError(f"the index in {settings.index_dir} kept changing while it was "
                             "read; try again once `qabot index` is done")
 
@@ -173,19 +185,7 @@ def open_index(settings: Settings) -> OpenIndex:
 
 def open_generation(settings: Settings) -> OpenIndex | None:
     """Like `open_index`, but None when no generation was ever published."""
-    for _ in range(5):
-        gen = current_generation(settings.index_dir)
-        if gen is None:
-            return None
-        try:
-            return _load(gen, settings)
-        except (IndexCorruptError, OSError, sqlite3.DatabaseError):
-            if current_generation(settings.index_dir) == gen:
-                raise
-            # Updates published newer generations while we read this one, and removed it:
-            # what is damaged is only our view of it. Read the current one.
-    raise IndexCorruptError(f"the index in {settings.index_dir} kept changing while it was "
-                            "read; try again once `qabot index` is done")
+    return _read_current(settings, lambda gen: _load(gen, settings))
 
 
 def _load(gen: Path, settings: Settings) -> OpenIndex:

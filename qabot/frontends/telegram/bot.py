@@ -65,15 +65,17 @@ class _Shown:
 
     question: str
     lang: str
-    passage_ids: list[str] = field(default_factory=list)
     spans: list[tuple[str, int, int]] = field(default_factory=list)  # (doc id, start, end)
     pages: int = 0  # "More" pages sent so far
     voted: bool = False  # the vote buttons are gone from the first message
     busy: bool = False  # a "More" page is on its way
 
     def add(self, passages: list[Passage]) -> None:
-        self.passage_ids += [_passage_id(p) for p in passages]
         self.spans += [(p.citation.doc_id, p.start, p.end) for p in passages]
+
+    @property
+    def passage_ids(self) -> list[str]:
+        return [_span_id(*span) for span in self.spans]
 
     def overlaps(self, p: Passage) -> bool:
         """Whether `p` repeats text already shown (a later ranking may merge or widen)."""
@@ -81,8 +83,12 @@ class _Shown:
                    for doc, start, end in self.spans)
 
 
+def _span_id(doc_id: str, start: int, end: int) -> str:
+    return f"{doc_id}:{start}-{end}"
+
+
 def _passage_id(p: Passage) -> str:
-    return f"{p.citation.doc_id}:{p.start}-{p.end}"
+    return _span_id(p.citation.doc_id, p.start, p.end)
 
 
 class TelegramFrontEnd:
@@ -307,7 +313,7 @@ class TelegramFrontEnd:
             first = await asyncio.to_thread(
                 self.feedback.record, answer_key=answer_id, chat_id=chat_id,
                 user_id=query.from_user.id, question=shown.question,
-                answer_ids=list(shown.passage_ids), vote=int(vote))
+                answer_ids=shown.passage_ids, vote=int(vote))
             await query.answer(say("thanks" if first else "vote_changed", lang))
             private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
             # In a group every member has a vote: the buttons stay for the others.
@@ -327,7 +333,7 @@ class TelegramFrontEnd:
         if shown.busy:  # a second click, by anyone, while the page is on its way
             await query.answer()
             return
-        if (shown.pages >= MORE_PAGES or len(shown.passage_ids) >= MAX_PASSAGES
+        if (shown.pages >= MORE_PAGES or len(shown.spans) >= MAX_PASSAGES
                 or not isinstance(query.message, Message)):
             await query.answer(say("no_more", lang))
             return
@@ -340,7 +346,7 @@ class TelegramFrontEnd:
         try:
             # Ranked again, deeper: what was shown may rank elsewhere now, or be merged into
             # a wider passage, so the page is what the top holds beyond what was shown.
-            depth = min(MAX_PASSAGES, len(shown.passage_ids) + self.settings.top_k)
+            depth = min(MAX_PASSAGES, len(shown.spans) + self.settings.top_k)
             answer = await asyncio.to_thread(self.qabot.ask, shown.question, depth)
             fresh = [p for p in answer.passages if not shown.overlaps(p)]
             fresh = fresh[:self.settings.top_k]
