@@ -671,3 +671,20 @@ def test_absurd_titles_sources_and_urls_still_give_messages_telegram_accepts(
         # run_scenario then checks that Telegram would have accepted every one of them
 
     run_scenario(settings, qabot, scenario)
+
+
+def test_an_unreachable_bot_api_is_one_line_without_traceback(tg_index: Settings,
+                                                             tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/bot"  # nothing listens there
+
+    async def run() -> tuple[int | None, str]:
+        proc = await start_bot(TOKEN, url, tg_index, tmp_path, "WARNING")
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+        return proc.returncode, err.decode()
+
+    code, err = asyncio.run(run())
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        f"qabot: cannot reach the Telegram Bot API at {url} (")
+    assert err.strip().endswith("check the network, or QABOT_TELEGRAM_API_URL")

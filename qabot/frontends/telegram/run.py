@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from qabot.config import Settings
-from qabot.errors import ConfigError
+from qabot.errors import ConfigError, QabotError
 from qabot.frontends.redact import Redactor
 
 __all__ = ["run_bot"]
@@ -34,11 +34,13 @@ def run_bot(settings: Settings) -> None:
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
 
-    from telegram.error import InvalidToken
+    from telegram.error import InvalidToken, NetworkError
 
-    # python-telegram-bot logs a rejected token with its traceback before raising it; the one
-    # line below says it all, so the traceback is kept for DEBUG.
-    logging.getLogger("telegram.ext").addFilter(_QuietAbout(InvalidToken))
+    # python-telegram-bot logs these with their tracebacks: a rejected token (the one line
+    # below says it all) and network failures (its own line says which). Tracebacks are kept
+    # for DEBUG.
+    logging.getLogger("telegram.ext").addFilter(_Quieter(drop=InvalidToken,
+                                                         shorten=NetworkError))
 
     from qabot.engine import Qabot
     from qabot.frontends.telegram.bot import build_application
@@ -55,19 +57,30 @@ def run_bot(settings: Settings) -> None:
             "Telegram refused QABOT_TELEGRAM_TOKEN (401 Unauthorized): it was revoked or "
             "mistyped; copy the bot's current token from @BotFather (/mybots, API Token)"
         ) from None
+    except NetworkError as exc:  # before the first update: nothing could be reached
+        raise QabotError(
+            f"cannot reach the Telegram Bot API at {settings.telegram_api_url} ({exc}): check "
+            "the network, or QABOT_TELEGRAM_API_URL"
+        ) from None
 
 
-class _QuietAbout(logging.Filter):
-    """Drops records about one kind of exception unless the log level is DEBUG."""
+class _Quieter(logging.Filter):
+    """Unless the log level is DEBUG: drops records about exceptions of kind `drop`, and keeps
+    only the line of those about kind `shorten`, without the traceback."""
 
-    def __init__(self, kind: type[BaseException]) -> None:
+    def __init__(self, drop: type[BaseException], shorten: type[BaseException]) -> None:
         super().__init__()
-        self._kind = kind
+        self._drop, self._shorten = drop, shorten
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return (not isinstance(exc, self._kind)
-                or logging.getLogger().isEnabledFor(logging.DEBUG))
+        if exc is None or logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        if isinstance(exc, self._drop):
+            return False
+        if isinstance(exc, self._shorten):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _serve(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
