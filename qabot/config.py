@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,10 @@ TELEGRAM_API = "https://api.telegram.org/bot"
 _TOKEN = re.compile(r"^[0-9]{5,}:[A-Za-z0-9_-]{30,}$")
 
 IdList = Annotated[list[int], NoDecode]
+
+#: Measured by `bench/grouping.py` and `bench/recency.py` (README, News).
+DUPLICATE_THRESHOLD = 0.5
+RECENCY_HALF_LIFE_DAYS = 30.0
 
 
 class Settings(BaseSettings):
@@ -70,6 +75,18 @@ class Settings(BaseSettings):
                               description="By default, passages scoring below this share of the "
                                           "best one are held back (0: show all top_k).")
     max_quote_chars: int = Field(900, ge=80, le=5000)
+    today: date | None = Field(None, description="The day relative dates count from "
+                                                 "(\"yesterday\", \"la semaine dernière\"); "
+                                                 "unset: the machine's date.")
+    recency_half_life_days: float = Field(
+        RECENCY_HALF_LIFE_DAYS, ge=0.0, le=36500.0,
+        description="Among passages that answer about equally well, newer articles rank "
+                    "first; an article this many days old gets half the newest one's boost. "
+                    "0 turns it off.")
+    duplicate_threshold: float = Field(
+        DUPLICATE_THRESHOLD, gt=0.0, le=1.0,
+        description="Share of the shorter article's 5-word runs found in another, from which "
+                    "both are one story (shown once, 'also reported by').")
     history_file: Path = Field(
         Path("~/.local/state/qabot/history"), description="REPL history across sessions."
     )
@@ -157,6 +174,11 @@ class Settings(BaseSettings):
         query, passage = model_prompts(self.embedding_model)
         return (query if self.query_prompt is None else self.query_prompt,
                 passage if self.passage_prompt is None else self.passage_prompt)
+
+    @property
+    def current_day(self) -> date:
+        """Today, or QABOT_TODAY when set (tests, demos)."""
+        return self.today or date.today()
 
     @property
     def secrets(self) -> tuple[str, ...]:

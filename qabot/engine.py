@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
+
+import numpy as np
 
 from qabot.config import Settings
 from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.errors import QabotError
-from qabot.index.open import IndexStats, OpenIndex, current_generation, open_index
-from qabot.records import Answer, Citation
+from qabot.index.open import (
+    IndexStats,
+    OpenIndex,
+    current_generation,
+    latest_stories,
+    open_index,
+)
+from qabot.records import Answer, Citation, Story
 from qabot.search.abstain import Judge, reference_key
+from qabot.search.filters import Filters, admits, allowed_chunks
 from qabot.search.question import question_language
 from qabot.search.quotes import QuoteBuilder, worth_showing
+from qabot.search.recency import by_recency
 from qabot.search.retrieve import Mode, Retriever
+from qabot.search.stories import one_per_story
+from qabot.timeframe import find_window
 
 __all__ = ["MAX_PASSAGES", "MAX_QUESTION_CHARS", "Qabot"]
 
@@ -22,6 +36,8 @@ MAX_QUESTION_CHARS = 2000
 MAX_PASSAGES = 50  # how deep `k` and paging may reach into one answer
 
 log = logging.getLogger(__name__)
+
+_Parts = tuple[OpenIndex, Retriever, QuoteBuilder, Judge]
 
 
 class Qabot:
@@ -40,7 +56,7 @@ class Qabot:
             log.warning("the index's abstention was calibrated with other prompts or texts than "
                         "these: run `qabot index` to recalibrate it (no article is re-embedded)")
         # One assignment, so a question in flight keeps one whole index to the end.
-        self._parts = (index, Retriever(index, self.embedder, s.fusion_weights, s.cosine_scale),
+        self._parts: _Parts = (index, Retriever(index, self.embedder, s.fusion_weights, s.cosine_scale),
                        QuoteBuilder(index, max_chars=s.max_quote_chars,
                                     quote_weight=s.quote_weight, cosine_scale=s.cosine_scale),
                        Judge(index.reference, index.null_gap, s.cosine_scale, s.min_relevance))
@@ -81,13 +97,17 @@ class Qabot:
         self.ask("warm up", k=1)
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid",
-            offset: int = 0) -> Answer:
+            offset: int = 0, filters: Filters | None = None) -> Answer:
         """Quotes that answer `question`, best first. Without `k` or `offset`, up to `top_k`
         passages, less those far weaker than the best (counted in `held_back`); with `k`, the
         best `k` there are, however weak; with `offset`, the `k` (or `top_k`) that follow the
         first `offset` (the REPL's `:more`; the bot's "More" re-ranks deeper and leaves out
         what overlaps what it showed). Unanswered when nothing in the corpus is relevant
-        enough."""
+        enough.
+
+        A time the question names ("la semaine dernière") and `filters` restrict the articles
+        searched; when none of those answers, the best answer from the others comes back,
+        marked `outside_window`."""
         question = " ".join(question.split())
         if not question:
             raise QabotError("the question is empty: type a question about the corpus")
@@ -99,25 +119,63 @@ class Qabot:
         if not 0 <= offset < MAX_PASSAGES:
             raise QabotError(f"offset {offset} is out of range: page within the first "
                              f"{MAX_PASSAGES} passages")
+        filters = filters or Filters()
+        timed = find_window(question, self.settings.current_day)
+        window = filters.window(timed.window)
         explicit = k is not None or offset > 0
         k = min(k or self.settings.top_k, MAX_PASSAGES - offset)
         self.refresh()
-        _, retriever, quotes, judge = self._parts
-        query = retriever.parse(question, question_language(question), mode)
-        found = retriever.candidates(query, max(50, 10 * (offset + k)), mode)
-        answer = quotes.answer(query, found.candidates, offset + k)
-        if not answer.passages:
-            return answer
+        lang = question_language(question)
+        parts = self._parts  # one index for the whole question, whatever updates land
+        allowed = allowed_chunks(parts[0], window, filters.source)
+        answer = None
+        if allowed is None or allowed.any():
+            answer = self._answer(parts, timed.question, lang, k, mode, offset, explicit,
+                                  allowed, admits(window, filters.source))
+        outside = allowed is not None and (answer is None or not answer.answered)
+        if outside:
+            # The time words may have been the question's content ("en 1998"): ask them too.
+            answer = self._answer(parts, question, lang, k, mode, offset, explicit, None)
+        assert answer is not None
+        return replace(answer, question=question, window=window, source=filters.source,
+                       outside_window=outside)
+
+    def _answer(self, parts: _Parts, question: str, lang: str, k: int, mode: Mode,
+                offset: int, explicit: bool, allowed: np.ndarray | None,
+                inside: Callable[[Citation], bool] | None = None) -> Answer:
+        index, retriever, quotes, judge = parts
+        query = retriever.parse(question, lang, mode)
+        found = retriever.candidates(query, max(50, 10 * (offset + k)), mode, allowed)
+        want = offset + k
+        while True:
+            answer = quotes.answer(query, found.candidates, want)
+            if not answer.passages:
+                return answer
+            passages = by_recency(answer.passages, self.settings.current_day,
+                                  self.settings.recency_half_life_days)
+            passages = one_per_story(passages, index.store, inside)
+            # A story told by several articles shrinks to one passage: draft more to fill
+            # the answer (never when no story repeats, so answers stay as they were).
+            if (len(passages) >= offset + k or len(answer.passages) < want
+                    or want >= MAX_PASSAGES):
+                break
+            want = min(MAX_PASSAGES, 2 * want)
         # Without a question vector (lexical mode) there is nothing to judge against: any
         # matching term answers.
         if query.vector is not None and found.best_cosine is not None and not judge.answers(
                 query.vector, found.best_cosine, found.candidates[0].lexical,
                 answer.passages[0].coverage):
             return Answer(query.text, False, query.lang, [])
+        passages = passages[:offset + k]
         if explicit:
-            return replace(answer, passages=answer.passages[offset:])
-        shown = worth_showing(answer.passages, self.settings.show_ratio)
-        return replace(answer, passages=shown, held_back=len(answer.passages) - len(shown))
+            return replace(answer, passages=passages[offset:])
+        shown = worth_showing(passages, self.settings.show_ratio)
+        return replace(answer, passages=shown, held_back=len(passages) - len(shown))
+
+    def latest(self, n: int = 10, since: date | None = None) -> list[Story]:
+        """The `n` newest stories (see `latest_stories`)."""
+        self.refresh()
+        return latest_stories(self.index.store, n, since.isoformat() if since else None)
 
     def stats(self) -> IndexStats:
         self.refresh()

@@ -230,9 +230,12 @@ def test_k_limits_the_passages(bot: Qabot) -> None:
 
 def test_json_shape(bot: Qabot) -> None:
     data = bot.ask("Quel ministre a reçu l'envoyé américain ?").to_json()
-    assert set(data) == {"question", "answered", "passages", "held_back"}
-    assert set(data["passages"][0]) >= {"quote", "highlight", "title", "date", "source", "url",
-                                        "score"}
+    assert set(data) == {"question", "answered", "passages", "held_back", "window", "source",
+                         "outside_window"}
+    assert (data["window"], data["source"], data["outside_window"]) == (None, None, False)
+    assert set(data["passages"][0]) == {"quote", "highlight", "title", "date", "source", "url",
+                                        "path", "score", "also_reported_by", "update_of",
+                                        "outside_window"}
 
 
 def test_empty_and_huge_questions_are_refused_clearly(bot: Qabot) -> None:

@@ -111,7 +111,7 @@ def test_ask_off_topic_plain_text_in_french(index_env: dict[str, str]) -> None:
     assert result.stdout.strip() == "Le corpus ne contient rien qui réponde à cette question."
     data = json.loads(run("ask", "--json", "How do I knit a scarf?", env=index_env).stdout)
     assert data == {"question": "How do I knit a scarf?", "answered": False, "passages": [],
-                    "held_back": 0}
+                    "held_back": 0, "window": None, "source": None, "outside_window": False}
 
 
 def test_stats(index_env: dict[str, str]) -> None:

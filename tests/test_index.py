@@ -22,7 +22,14 @@ from qabot.errors import (
 )
 from qabot.index import dense as dense_module
 from qabot.index.dense import DenseIndex
-from qabot.index.open import SentenceChunks, current_generation, open_index, read_stats
+from qabot.index.open import (
+    UNDATED,
+    SentenceChunks,
+    current_generation,
+    day_number,
+    open_index,
+    read_stats,
+)
 from qabot.index.store import ChunkSpan
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
@@ -148,14 +155,49 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 
 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
-    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr"), ChunkSpan(1, 2, 4, "fr"),
-                                       ChunkSpan(2, 4, 6, "en"), ChunkSpan(3, 7, 7, "en")])
+    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr", 1, None),
+                                       ChunkSpan(1, 2, 4, "fr", 1, None),
+                                       ChunkSpan(2, 4, 6, "en", 2, "2025-07-22"),
+                                       ChunkSpan(3, 7, 7, "en", 3, None)])
     assert spans.other_language("fr").tolist() == [False, False, True, True]
     assert spans.other_language("de").tolist() == [True] * 4
     assert spans.chunks_of(0) == [0]
     assert spans.chunks_of(2) == [0, 1]  # the overlap sentence
     assert spans.chunks_of(5) == [2]
     assert spans.chunks_of(7) == [3]
+    assert spans.doc.tolist() == [1, 1, 2, 3]
+    assert spans.day.tolist() == [UNDATED, UNDATED, day_number("2025-07-22"), UNDATED]
+    assert day_number("1970-01-02") == 1
+
+
+@pytest.mark.parametrize("size", [999, 3000])  # flat, then HNSW (threshold lowered to 1,000)
+def test_a_filtered_search_returns_only_allowed_ids_best_first(
+        size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    monkeypatch.setattr(dense_module, "HNSW_FROM", 1000)
+    rng = np.random.default_rng(size)
+    data = clustered_unit_vectors(rng, size + 40)
+    vectors, queries = data[:size], data[size:]
+    index = DenseIndex.build(vectors, np.arange(size, dtype=np.int64))
+    assert isinstance(faiss_base(index),
+                      faiss.IndexHNSWFlat if size >= 1000 else faiss.IndexFlatIP)
+    many = np.arange(size) % 3 != 0  # more than HNSW_FROM allowed: the graph walk, filtered
+    few = np.zeros(size, dtype=bool)
+    few[rng.choice(size, 30, replace=False)] = True  # a narrow window: an exact scan
+    for allowed in (many, few):
+        recalls = []
+        for q in queries:
+            got, scores = index.search(q, 10, allowed)
+            assert len(got) == 10 and allowed[got].all()
+            assert np.all(np.diff(scores) <= 1e-6)
+            np.testing.assert_allclose(scores, vectors[got] @ q, atol=1e-5)
+            ok = np.flatnonzero(allowed)
+            exact = ok[np.argsort(-(vectors[ok] @ q))[:10]]
+            recalls.append(len(set(got.tolist()) & set(exact.tolist())) / 10)
+        assert np.mean(recalls) >= 0.95
+    nothing = np.zeros(size, dtype=bool)
+    assert len(index.search(queries[0], 10, nothing)[0]) == 0
 
 
 def test_dense_mode_finds_a_sentence_by_meaning_alone(tmp_path: Path, embedder: Embedder) -> None:

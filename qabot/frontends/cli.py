@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qabot.config import Settings, load_settings
-from qabot.errors import QabotError
+from qabot.errors import ConfigError, QabotError
 from qabot.frontends.redact import Redactor
 
 if TYPE_CHECKING:
@@ -126,12 +127,22 @@ def ask(
         "Passages to show, however weak; without it, up to QABOT_TOP_K, less those far "
         "below the best."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only articles published on this day (YYYY-MM-DD) or later.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only articles published on this day (YYYY-MM-DD) or earlier.")] = None,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="Only articles from this source (part of its name or web "
+                         "address, any case).")] = None,
 ) -> None:
-    """Answer one question and exit."""
+    """Answer one question and exit. A time the question names ("last week", "en juillet
+    2025") limits the articles searched too."""
     from qabot.frontends.render import plain_answer, rich_answer
+    from qabot.search.filters import Filters
 
     settings = _settings(ctx)
-    answer = _open(settings).ask(question, k=k)
+    filters = Filters(_day(since, "--since"), _day(until, "--until"), source)
+    answer = _open(settings).ask(question, k=k, filters=filters)
     more = f"-k {settings.top_k}"
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -141,6 +152,45 @@ def ask(
         Console(highlight=False).print(rich_answer(answer, more))
     else:
         typer.echo(plain_answer(answer, more))
+
+
+@app.command()
+def latest(
+    ctx: typer.Context,
+    n: Annotated[int, typer.Argument(min=1, max=100, help="How many stories.")] = 10,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only stories with an article published on this day (YYYY-MM-DD) "
+                        "or later.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The newest stories, each once (copies and other outlets' versions listed with it)."""
+    from qabot.frontends.messages import terminal_language
+    from qabot.frontends.render import plain_stories, rich_stories
+    from qabot.index.open import read_latest
+
+    day = _day(since, "--since")
+    stories = read_latest(_settings(ctx), n, day.isoformat() if day else None)
+    lang = terminal_language()
+    if as_json:
+        typer.echo(json.dumps({"stories": [s.to_json() for s in stories]}, ensure_ascii=False))
+    elif sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(highlight=False).print(rich_stories(stories, lang))
+    else:
+        typer.echo(plain_stories(stories, lang))
+
+
+def _day(value: str | None, option: str) -> date | None:
+    """An option's day, or one line that says how to write it."""
+    if value is None:
+        return None
+    from qabot.timeframe import parse_day
+
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option} {value!r}: {exc}") from None
 
 
 @app.command()
@@ -162,6 +212,9 @@ def evaluate_command(
                        "hybrid); repeat for several (default: all four).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N questions.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    recency: Annotated[float, typer.Option(
+        "--recency-half-life", min=0.0, help="Turn the recency prior on with this half-life "
+                                             "in days (default: off).")] = 0.0,
 ) -> None:
     """Measure answer quality on a SQuAD v1 file, in a temporary index (yours is untouched)."""
     from qabot.frontends.evaluate import evaluate, load_squad
@@ -177,7 +230,7 @@ def evaluate_command(
     with tqdm(total=count * len(modes), unit="question", desc="Evaluating", leave=False,
               disable=as_json or not sys.stderr.isatty()) as bar:
         report = evaluate(_settings(ctx), data, modes=modes, k=k, limit=limit,  # type: ignore[arg-type]
-                          on_progress=bar.update)
+                          on_progress=bar.update, recency_half_life_days=recency)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
         return

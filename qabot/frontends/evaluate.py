@@ -117,8 +117,11 @@ def score_shown(answer: Answer, golds: Sequence[str], top_k: int,
 
 def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("hybrid",),
              k: int = 5, limit: int | None = None, embedder: Embedder | None = None,
-             on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Index the dataset's articles into a temporary index and ask every question in each mode."""
+             on_progress: Callable[[int], None] | None = None,
+             recency_half_life_days: float = 0.0) -> dict[str, Any]:
+    """Index the dataset's articles into a temporary index and ask every question in each mode.
+    The recency prior is off unless `recency_half_life_days` is given: reading-comprehension
+    sets say nothing about which article is newer."""
     questions = dataset.questions[:limit] if limit else dataset.questions
     embedder = embedder or embedder_for(settings)
     with tempfile.TemporaryDirectory(prefix="qabot-eval-") as tmp:
@@ -127,7 +130,8 @@ def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("
         with open(corpus / "articles.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps({"id": f"a{i}", "title": title, "text": text},
                                     ensure_ascii=False) + "\n" for i, (title, text) in enumerate(dataset.articles))
-        local = settings.model_copy(update={"corpus_dir": corpus, "index_dir": Path(tmp) / "i"})
+        local = settings.model_copy(update={"corpus_dir": corpus, "index_dir": Path(tmp) / "i",
+                                            "recency_half_life_days": recency_half_life_days})
         started = time.perf_counter()
         summary = build_index(local, embedder=embedder)
         index_seconds = time.perf_counter() - started
@@ -140,7 +144,7 @@ def evaluate(settings: Settings, dataset: Dataset, *, modes: Sequence[Mode] = ("
             "settings": {name: getattr(settings, name) for name in (
                 "dense_weight", "lexical_weight", "quote_weight", "min_relevance", "show_ratio",
                 "top_k", "chunk_words", "chunk_overlap", "max_quote_chars", "prompts",
-                "cosine_scale")},
+                "cosine_scale")} | {"recency_half_life_days": recency_half_life_days},
             "modes": {},
         }
         for mode in modes:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["say", "user_language"]
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qabot.records import Answer, Citation, Passage
+
+__all__ = ["also_line", "say", "scope_line", "terminal_language", "update_line",
+           "user_language"]
 
 _MESSAGES: dict[str, dict[str, str]] = {
     "no_answer": {
@@ -18,16 +25,24 @@ _MESSAGES: dict[str, dict[str, str]] = {
                "word from them, each with its source.\n\n"
                "Ask me anything in a message. In a group, mention me, reply to me, or use "
                "/ask followed by your question.\n\n"
-               "/sources lists the articles, /stats tells how big the index is, /help shows "
-               "this message. Under each answer, \"More\" shows the next passages and 👍/👎 tell "
+               "A time in the question (\"last week\", \"in July 2025\") limits the "
+               "articles searched; so do since:2025-07-01, until:2025-07-31 and "
+               "source:\"Le Monde\" before the question, e.g. /ask since:2025-07-01 what "
+               "happened in Bamako?\n\n"
+               "/latest [N] lists the N newest stories, /sources lists the articles, /stats "
+               "tells how big the index is, /help shows this message. Under each answer, \"More\" shows the next passages and 👍/👎 tell "
                "us whether it helped. You can also type @{username} followed by a question in "
                "any chat."),
         "fr": ("Je réponds aux questions sur {documents} article(s) de presse par des citations "
                "tirées mot pour mot des articles, chacune avec sa source.\n\n"
                "Posez votre question dans un message. Dans un groupe, mentionnez-moi, "
                "répondez-moi ou utilisez /ask suivi de la question.\n\n"
-               "/sources liste les articles, /stats donne la taille de l’index, /help affiche "
-               "ce message. Sous chaque réponse, « Plus » montre les passages suivants et 👍/👎 "
+               "Une date dans la question (« la semaine dernière », « en juillet 2025 ») "
+               "limite les articles consultés ; de même since:2025-07-01, until:2025-07-31 et "
+               "source:\"Le Monde\" avant la question, par exemple /ask since:2025-07-01 "
+               "que s’est-il passé à Bamako ?\n\n"
+               "/latest [N] liste les N dernières nouvelles, /sources liste les articles, "
+               "/stats donne la taille de l’index, /help affiche ce message. Sous chaque réponse, « Plus » montre les passages suivants et 👍/👎 "
                "nous disent si elle vous a aidé. Vous pouvez aussi taper @{username} suivi "
                "d’une question dans n’importe quelle discussion."),
     },
@@ -86,6 +101,30 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     "up_to_date": {"en": "The index is already up to date.",
                    "fr": "L’index est déjà à jour."},
+    "published": {"en": "published {when}", "fr": "publiés {when}"},
+    "published_one": {"en": "published {when}", "fr": "publié {when}"},
+    "said": {"en": " (“{text}”)", "fr": " (« {text} »)"},
+    "from_source": {"en": "from “{source}”", "fr": "de « {source} »"},
+    "searched": {"en": "Articles {scope}:", "fr": "Articles {scope} :"},
+    "outside": {
+        "en": "No article {scope} answers that; the best answer from the other articles:",
+        "fr": "Aucun article {scope} ne répond à cette question ; voici la meilleure réponse "
+              "parmi les autres articles :",
+    },
+    "outside_mark": {"en": "outside that selection", "fr": "hors de cette sélection"},
+    "also": {"en": "Also reported by: {names}", "fr": "Aussi rapporté par : {names}"},
+    "update": {"en": "Updates the article of {when}", "fr": "Mise à jour de l’article du {when}"},
+    "latest_usage": {"en": "Usage: /latest N, with N from 1 to {most}",
+                     "fr": "Usage : /latest N, avec N de 1 à {most}"},
+    "latest": {"en": "Latest stories ({count}):", "fr": "Dernières nouvelles ({count}) :"},
+    "no_stories": {"en": "No dated story in the corpus yet.",
+                   "fr": "Aucun article daté dans le corpus pour l’instant."},
+    "filters_usage": {
+        "en": "Filters go before the question: since:2025-07-01 until:2025-07-31 "
+              "source:\"Le Monde\"",
+        "fr": "Les filtres précèdent la question : since:2025-07-01 until:2025-07-31 "
+              "source:\"Le Monde\"",
+    },
 }
 
 
@@ -99,3 +138,55 @@ def say(key: str, lang: str, **values: object) -> str:
 def user_language(code: str | None) -> str:
     """Telegram's `language_code` ("fr", "fr-CA", "en-GB"…) to the language qabot speaks."""
     return "fr" if code and code.lower().startswith("fr") else "en"
+
+
+def terminal_language() -> str:
+    """The language of the terminal's locale (LC_ALL, LC_MESSAGES, LANG), for what qabot says
+    without a question to go by."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return user_language(value)
+    return "en"
+
+
+def scope_line(answer: Answer) -> str | None:
+    """What the answer searched, when it was restricted: "Articles published in July 2025
+    (“in July 2025”):", or, when nothing there answered, that it answers from the others."""
+    if answer.window is None and not answer.source:
+        return None
+    lang = answer.lang
+    parts = []
+    if answer.window is not None:
+        when = answer.window.describe(lang)
+        if when:
+            parts.append(say("published_one" if answer.outside_window else "published", lang,
+                             when=when))
+        if answer.window.text:
+            parts.append(say("said", lang, text=answer.window.text).strip())
+    if answer.source:
+        parts.append(say("from_source", lang, source=answer.source))
+    scope = " ".join(parts)
+    return say("outside" if answer.outside_window else "searched", lang, scope=scope)
+
+
+def also_line(others: tuple[Citation, ...], lang: str) -> str | None:
+    """"Also reported by: RFI (2025-07-23), Le Monde (2025-07-24)"."""
+    if not others:
+        return None
+    return say("also", lang, names=", ".join(_name(c) for c in others))
+
+
+def update_line(p: Passage, lang: str) -> str | None:
+    """"Updates the article of 2025-07-22 (AFP)": the quote is news a later article added."""
+    if p.update_of is None:
+        return None
+    return say("update", lang, when=_name(p.update_of, date_first=True))
+
+
+def _name(c: Citation, date_first: bool = False) -> str:
+    name = c.source or c.title
+    day = c.published or c.date
+    if not day:
+        return name
+    return f"{day} ({name})" if date_first else f"{name} ({day})"

@@ -6,10 +6,11 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from qabot.frontends.messages import say
-from qabot.records import Answer, Citation, Passage
+from qabot.frontends.messages import also_line, say, scope_line, update_line
+from qabot.records import Answer, Citation, Passage, Story
 
-__all__ = ["citation_line", "held_back_note", "plain_answer", "rich_answer"]
+__all__ = ["citation_line", "held_back_note", "plain_answer", "plain_stories", "rich_answer",
+           "rich_stories"]
 
 
 def citation_line(c: Citation) -> str:
@@ -23,11 +24,15 @@ def citation_line(c: Citation) -> str:
 def plain_answer(answer: Answer, more: str = "", start: int = 1) -> str:
     """Plain text, for pipes and scripts. `more` says how to see held-back passages; `start`
     numbers the first passage (for the ones shown on request)."""
+    scope = scope_line(answer)
     if not answer.answered:
-        return say("no_answer", answer.lang)
-    blocks = []
+        return "\n".join(x for x in (scope, say("no_answer", answer.lang)) if x)
+    blocks = [scope] if scope and start == 1 else []
     for i, p in enumerate(answer.passages, start=start):
-        blocks.append(f"[{i}] {p.quote}\n    — {citation_line(p.citation)} (score {p.score:.2f})")
+        lines = [f"[{i}] {p.quote}",
+                 f"    — {citation_line(p.citation)} (score {p.score:.2f})"]
+        lines += [f"    {x}" for x in _notes(answer, p) if x]
+        blocks.append("\n".join(lines))
     if answer.held_back and more:
         blocks.append(held_back_note(answer, more))
     return "\n\n".join(blocks)
@@ -35,12 +40,14 @@ def plain_answer(answer: Answer, more: str = "", start: int = 1) -> str:
 
 def rich_answer(answer: Answer, more: str = "", start: int = 1) -> Group:
     """For a terminal: numbered quotes, best sentence in bold, citation dimmed beneath."""
+    scope = scope_line(answer)
+    head = [Text(scope, style="yellow" if answer.outside_window else "cyan")] if scope else []
     if not answer.answered:
-        return Group(Text(say("no_answer", answer.lang), style="yellow"),
+        return Group(*head, Text(say("no_answer", answer.lang), style="yellow"),
                      Text(say("no_answer_hint", answer.lang), style="dim"))
-    items: list[Padding | Text] = []
+    items: list[Padding | Text] = [Padding(h, (0, 0, 1, 0)) for h in head] if start == 1 else []
     for i, p in enumerate(answer.passages, start=start):
-        items.append(Padding(_quote(i, p), (0, 0, 1, 0)))
+        items.append(Padding(_quote(i, p, _notes(answer, p)), (0, 0, 1, 0)))
     if answer.held_back and more:
         items.append(Text(held_back_note(answer, more), style="dim"))
     return Group(*items)
@@ -51,7 +58,49 @@ def held_back_note(answer: Answer, how: str) -> str:
     return say("held_back", answer.lang, count=answer.held_back, how=how)
 
 
-def _quote(number: int, p: Passage) -> Group:
+def _notes(answer: Answer, p: Passage) -> list[str]:
+    """The lines under a citation: an update's, the story's other articles, and the mark of
+    an answer from outside the window asked for."""
+    notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
+    if answer.outside_window:
+        notes.append(f"({say('outside_mark', answer.lang)})")
+    return [n for n in notes if n]
+
+
+def plain_stories(stories: list[Story], lang: str) -> str:
+    """The digest: newest story first, its first sentence, its other articles."""
+    if not stories:
+        return say("no_stories", lang)
+    blocks = [say("latest", lang, count=len(stories))]
+    for i, story in enumerate(stories, start=1):
+        lines = [f"[{i}] {citation_line(story.citation)}", f"    {story.first_sentence}"]
+        also = also_line(story.also, lang)
+        if also:
+            lines.append(f"    {also}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def rich_stories(stories: list[Story], lang: str) -> Group:
+    if not stories:
+        return Group(Text(say("no_stories", lang), style="yellow"))
+    items: list[Padding | Text] = [Text(say("latest", lang, count=len(stories)), style="cyan")]
+    for i, story in enumerate(stories, start=1):
+        text = Text()
+        text.append(f"{i}. ", style="bold cyan")
+        text.append(story.citation.title, style="bold")
+        meta = " — ".join(x for x in (story.citation.date, story.citation.source,
+                                      story.citation.url or story.citation.path) if x)
+        lines: list[Text] = [text, Text(f"   {meta}", style="dim"),
+                             Text(f"   {story.first_sentence}")]
+        also = also_line(story.also, lang)
+        if also:
+            lines.append(Text(f"   {also}", style="dim"))
+        items.append(Padding(Group(*lines), (0, 0, 1, 0)))
+    return Group(*items)
+
+
+def _quote(number: int, p: Passage, notes: list[str]) -> Group:
     text = Text()
     text.append(f"{number}. ", style="bold cyan")
     before = p.quote[: p.highlight_at]
@@ -61,4 +110,4 @@ def _quote(number: int, p: Passage) -> Group:
     text.append(after)
     cite = Text(f"   — {citation_line(p.citation)}", style="dim")
     cite.append(f"  ({p.score:.2f})", style="dim italic")
-    return Group(text, cite)
+    return Group(text, cite, *(Text(f"   {n}", style="dim") for n in notes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -13,9 +14,18 @@ from rich.text import Text
 from qabot.config import Settings
 from qabot.engine import MAX_PASSAGES, Qabot
 from qabot.errors import QabotError
-from qabot.frontends.messages import say
-from qabot.frontends.render import citation_line, plain_answer, rich_answer
+from qabot.frontends.messages import say, terminal_language
+from qabot.frontends.render import (
+    citation_line,
+    plain_answer,
+    plain_stories,
+    rich_answer,
+    rich_stories,
+)
+from qabot.records import Story
+from qabot.search.filters import Filters
 from qabot.search.question import question_language
+from qabot.timeframe import parse_day
 
 __all__ = ["HELP", "run_repl"]
 
@@ -25,6 +35,12 @@ HELP = """Type a question and press Enter. Commands:
   :k N        show N passages per answer, however weak; :k auto: up to {top_k}, less those
               far below the best (now {k})
   :sources    list the articles in the corpus
+  :latest [N] the N newest stories (default 10)
+  :since DAY  only articles published on DAY (YYYY-MM-DD) or later; :since off (now {since})
+  :until DAY  only articles published on DAY or earlier; :until off (now {until})
+  :source S   only articles from source S (part of its name or web address); :source off
+              (now {source})
+  A time in the question ("la semaine dernière", "in July 2025") limits the articles too.
   :quit       leave (Ctrl-D works too; Ctrl-C cancels the line)"""
 
 
@@ -32,11 +48,14 @@ class _Session:
     """State shared by the terminal and the piped loops: the bot, k (None: auto), the last
     question and how many of its passages were shown, and where output goes."""
 
-    def __init__(self, bot: Qabot, top_k: int, out: Callable[[object], None]) -> None:
+    def __init__(self, bot: Qabot, top_k: int, out: Callable[[object], None],
+                 stories: Callable[[list[Story], str], object] = plain_stories) -> None:
         self.bot = bot
         self.top_k = top_k
         self.k: int | None = None
         self.out = out
+        self.stories = stories
+        self.filters = Filters()
         self.last: tuple[str, int] | None = None
 
     def handle(self, line: str, render: Callable[..., object]) -> bool:
@@ -47,7 +66,7 @@ class _Session:
         if line.startswith(":"):
             return self._command(line, render)
         try:
-            answer = self.bot.ask(line, k=self.k)
+            answer = self.bot.ask(line, k=self.k, filters=self.filters)
         except QabotError as exc:
             self.out(f"error: {exc}")
             return True
@@ -64,7 +83,7 @@ class _Session:
             self.out(say("no_more", question_language(question)))
             return
         try:
-            answer = self.bot.ask(question, offset=seen)
+            answer = self.bot.ask(question, offset=seen, filters=self.filters)
         except QabotError as exc:
             self.out(f"error: {exc}")
             return
@@ -75,12 +94,26 @@ class _Session:
         self.out(render(answer, "", seen + 1))
 
     def _command(self, line: str, render: Callable[..., object]) -> bool:
-        name, _, arg = line[1:].partition(" ")
-        name, arg = name.lower(), arg.strip().lower()
+        name, _, given = line[1:].partition(" ")
+        name, given = name.lower(), given.strip()
+        arg = given.lower()
         if name in {"q", "quit", "exit"}:
             return False
         if name in {"h", "help", "?"}:
-            self.out(HELP.format(top_k=self.top_k, k=self.k or "auto"))
+            f = self.filters
+            self.out(HELP.format(top_k=self.top_k, k=self.k or "auto", since=f.since or "off",
+                                 until=f.until or "off", source=f.source or "off"))
+        elif name in {"since", "until"}:
+            self._day_filter(name, arg)
+        elif name == "source":
+            self.filters = replace(self.filters, source=None if arg in {"", "off"} else given)
+            self.out(f"Source: {self.filters.source or 'any'}.")
+        elif name == "latest":
+            if arg and not (arg.isdigit() and 1 <= int(arg) <= 100):
+                self.out("usage: :latest N, with N from 1 to 100")
+            else:
+                stories = self.bot.latest(int(arg) if arg else 10, self.filters.since)
+                self.out(self.stories(stories, terminal_language()))
         elif name == "more":
             self._more(render)
         elif name == "k":
@@ -98,6 +131,22 @@ class _Session:
         else:
             self.out(f"unknown command :{name}; type :help")
         return True
+
+
+    def _day_filter(self, name: str, arg: str) -> None:
+        day = None
+        if arg not in {"", "off"}:
+            try:
+                day = parse_day(arg)
+            except ValueError as exc:
+                self.out(f"error: :{name} {arg}: {exc}")
+                return
+        f = self.filters
+        self.filters = (replace(f, since=day) if name == "since" else replace(f, until=day))
+        if day is None:
+            self.out(f"{name.capitalize()}: off.")
+            return
+        self.out(f"{name.capitalize()}: {day.isoformat()}.")
 
 
 def run_repl(bot: Qabot, settings: Settings, stdin: TextIO | None = None) -> None:
@@ -133,7 +182,8 @@ def _interactive(bot: Qabot, settings: Settings) -> None:
         bot.warm_up()
     # Plain strings (help, sources, errors) are printed as text, never parsed as rich markup.
     session = _Session(bot, settings.top_k,
-                       lambda obj: console.print(Text(obj) if isinstance(obj, str) else obj))
+                       lambda obj: console.print(Text(obj) if isinstance(obj, str) else obj),
+                       rich_stories)
     prompt: PromptSession[str] = PromptSession(history=history)
     while True:
         try:

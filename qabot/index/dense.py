@@ -67,14 +67,43 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosine scores) of the `n` nearest vectors, best first."""
-        n = min(n, len(self))
+    def search(self, query: np.ndarray, n: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosine scores) of the `n` nearest vectors, best first; only among the ids
+        where `allowed` (a boolean per id) is true, when given."""
+        import faiss
+
+        n = min(n, len(self) if allowed is None else int(allowed.sum()))
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), n)
+        q = query.reshape(1, -1).astype(np.float32)
+        if allowed is None:
+            scores, ids = self._index.search(q, n)
+        else:
+            hnsw = self._hnsw
+            if hnsw and n <= HNSW_FROM and allowed.sum() <= HNSW_FROM:
+                # A graph walk that may step on few allowed nodes misses some; a scan of this
+                # many is cheap and exact.
+                ids = np.flatnonzero(allowed)
+                sims = self.similarity(query, ids)
+                top = np.argsort(-sims, kind="stable")[:n]
+                return ids[top], sims[top]
+            bitmap = np.packbits(allowed, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+            # (faiss's stubs lack the search parameters' keywords)
+            params = (faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                sel=selector, efSearch=max(HNSW_EF_SEARCH, n))
+                if hnsw else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
+            scores, ids = self._index.search(q, n, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    @property
+    def _hnsw(self) -> bool:
+        import faiss
+
+        base = faiss.downcast_index(self._index.index) if hasattr(self._index, "index") else None
+        return base is not None and hasattr(base, "hnsw")
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of `ids`, in that order."""

@@ -29,7 +29,7 @@ __all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "STO
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 # What a generation holds. FORMAT_VERSION changes whenever these files' layout does.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 STORE, DENSE, LEXICAL, CALIBRATION = "qabot.sqlite", "dense.faiss", "lexical", "calibration.npy"
 _BUILDING = ".building-"
 _GEN = "gen-"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,14 +25,27 @@ from qabot.index.generations import (
     verify,
 )
 from qabot.index.lexical import LexicalIndex
-from qabot.index.store import ChunkSpan, Store
-from qabot.records import Citation
+from qabot.index.store import ChunkSpan, DocumentFacts, Store
+from qabot.records import Citation, Story
 from qabot.search.abstain import Reference
 
-__all__ = ["IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "open_generation",
-           "open_index", "read_sources", "read_stats"]
+__all__ = ["UNDATED", "IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "day_number", "latest_stories",
+           "open_generation", "open_index", "read_latest", "read_sources", "read_stats"]
 
 _T = TypeVar("_T")
+
+_EPOCH = date(1970, 1, 1)
+#: The day number of an undated article: outside every window.
+UNDATED = -1
+
+
+def day_number(day: str | date | None) -> int:
+    """Days since 1970-01-01 (`UNDATED` for None), so windows compare as integers."""
+    if day is None:
+        return UNDATED
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return (day - _EPOCH).days
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:
@@ -70,6 +83,8 @@ class SentenceChunks:
     last: np.ndarray
     language: np.ndarray  # by chunk id, an index into `languages`: its document's language
     languages: tuple[str, ...]
+    doc: np.ndarray  # by chunk id, its document's row (`DocumentFacts.row`)
+    day: np.ndarray  # by chunk id, its document's publication day (see `search/filters`)
 
     @classmethod
     def from_spans(cls, spans: list[ChunkSpan]) -> SentenceChunks:
@@ -80,7 +95,13 @@ class SentenceChunks:
         languages = tuple(sorted({s.lang for s in spans}))
         codes = {lang: i for i, lang in enumerate(languages)}
         language = np.array([codes[s.lang] for s in spans], dtype=np.uint8)
-        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages)
+        doc = np.array([s.doc for s in spans], dtype=np.int64)
+        days: dict[str | None, int] = {}
+        for s in spans:
+            if s.published not in days:
+                days[s.published] = day_number(s.published)
+        day = np.array([days[s.published] for s in spans], dtype=np.int32)
+        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages, doc, day)
 
     def other_language(self, lang: str) -> np.ndarray:
         """By chunk id: whether the chunk's document is in another language than `lang`."""
@@ -109,6 +130,7 @@ class OpenIndex:
     lexical: LexicalIndex
     spans: SentenceChunks
     reference: Reference
+    documents: list[DocumentFacts]
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -131,6 +153,24 @@ def read_stats(settings: Settings) -> IndexStats:
 def read_sources(settings: Settings) -> list[Citation]:
     """The live generation's articles, from its metadata store alone (no FAISS, no model)."""
     return _from_store(settings, lambda store, meta, gen: store.citations())
+
+
+def read_latest(settings: Settings, n: int, since: str | None = None) -> list[Story]:
+    """The `n` newest stories, from the metadata store alone."""
+    return _from_store(settings, lambda store, meta, gen: latest_stories(store, n, since))
+
+
+def latest_stories(store: Store, n: int, since: str | None = None) -> list[Story]:
+    """The `n` stories with the newest articles (published on `since` or later), newest
+    first: each shown by its newest indexed article, the others listed with it."""
+    out = []
+    for _, members in store.latest_stories(n, since):
+        indexed = [m for m in members if not store.is_copy(m.doc_id)] or members
+        dated = [m for m in indexed if m.published]
+        shown = dated[-1] if dated else indexed[-1]
+        out.append(Story(shown, store.first_sentence_text(shown.doc_id),
+                         tuple(m for m in members if m.doc_id != shown.doc_id)))
+    return out
 
 
 def _from_store(settings: Settings,
@@ -213,7 +253,8 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
     sentences = int(spans.last[-1]) + 1 if len(spans.last) else 0
     _check_size("dense", dense, sentences, "sentences")
     _check_size("lexical", lexical, len(spans.last), "chunks")
-    return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense))
+    return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense),
+                     store.documents_facts())
 
 
 def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:

@@ -10,18 +10,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qabot.ingest.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
-__all__ = ["ChunkSpan", "Store", "StoredChunk", "StoredSentence", "read_only_uri"]
+__all__ = ["ChunkSpan", "DocumentFacts", "Store", "StoredChunk", "StoredSentence", "StoryFacts",
+           "read_only_uri"]
+
+_CITATION = "title, date, source, url, path, id, published, story"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE documents (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, path TEXT NOT NULL,
     lang TEXT NOT NULL, content_hash TEXT NOT NULL, date TEXT, url TEXT, source TEXT,
-    first_sentence INTEGER NOT NULL  -- dense id of its sentence 0; sentence i is this + i
+    first_sentence INTEGER NOT NULL,  -- dense id of its sentence 0; sentence i is this + i
+    published TEXT,  -- YYYY-MM-DD
+    story TEXT NOT NULL,  -- near-duplicate group (see ingest/duplicates)
+    duplicate_of TEXT,  -- an exact copy of this document: it has no sentences of its own
+    body_key TEXT NOT NULL,
+    signature BLOB NOT NULL  -- MinHash values, little-endian uint64
 );
+CREATE INDEX documents_story ON documents(story);
+CREATE INDEX documents_body ON documents(body_key);
+CREATE TABLE bands (band INTEGER NOT NULL, key BLOB NOT NULL, doc_id TEXT NOT NULL);
+CREATE INDEX bands_key ON bands(band, key);
 CREATE TABLE sentences (
     doc_id TEXT NOT NULL REFERENCES documents(id), ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, para INTEGER NOT NULL,
@@ -54,12 +68,35 @@ class StoredChunk:
 
 @dataclass(frozen=True, slots=True)
 class ChunkSpan:
-    """A chunk's sentences as dense ids (the vectors' keys), and its document's language."""
+    """A chunk's sentences as dense ids (the vectors' keys), its document's language, and the
+    document (by its row in `documents_facts`) with its publication day."""
 
     chunk_id: int
     first: int
     last: int
     lang: str
+    doc: int
+    published: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFacts:
+    """What grouping decided for a stored document (reused as is while it is unchanged)."""
+
+    story: str
+    duplicate_of: str | None
+    signature: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """A document's row number (as `ChunkSpan.doc` gives it), and what filters read."""
+
+    row: int
+    doc_id: str
+    source: str | None
+    url: str | None
+    duplicate_of: str | None
 
 
 class Store:
@@ -94,13 +131,16 @@ class Store:
 
     def add_document(
         self, doc: Document, sentences: Sequence[Sentence], terms: Sequence[Sequence[str]],
-        first_sentence: int,
+        first_sentence: int, story: StoryFacts, band_keys: Sequence[bytes],
     ) -> None:
         self._conn.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.id, doc.title, doc.text, doc.path, doc.lang, doc.content_hash, doc.date,
-             doc.url, doc.source, first_sentence),
+             doc.url, doc.source, first_sentence, doc.published, story.story,
+             story.duplicate_of, doc.body_key, np.asarray(story.signature, "<u8").tobytes()),
         )
+        self._conn.executemany("INSERT INTO bands VALUES (?, ?, ?)",
+                               [(band, key, doc.id) for band, key in enumerate(band_keys)])
         self._conn.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
             [(doc.id, s.ordinal, s.start, s.end, s.para, " ".join(t))
@@ -156,9 +196,73 @@ class Store:
         """Every chunk's sentences as dense ids, by chunk id."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang "
+                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang, "
+                "d.rowid, d.published "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
         return [ChunkSpan(*row) for row in rows]
+
+    def documents_facts(self) -> list[DocumentFacts]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, id, source, url, duplicate_of FROM documents ORDER BY rowid"
+            ).fetchall()
+        return [DocumentFacts(*row) for row in rows]
+
+    def story_facts(self) -> dict[str, StoryFacts]:
+        """Document id -> its story, the document it copies, its signature."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, story, duplicate_of, signature FROM documents").fetchall()
+        return {i: StoryFacts(story, dup, np.frombuffer(sig, dtype="<u8"))
+                for i, story, dup, sig in rows}
+
+    def band_members(self, band: int, key: bytes) -> list[str]:
+        """Documents with this band key: candidates for one story."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT doc_id FROM bands WHERE band = ? AND key = ?", (band, key)).fetchall()]
+
+    def same_body(self, body_key: str) -> list[str]:
+        """Indexed documents (not copies) with exactly this text."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT id FROM documents WHERE body_key = ? AND duplicate_of IS NULL "
+                "ORDER BY rowid", (body_key,)).fetchall()]
+
+    def story_members(self, story: str) -> list[Citation]:
+        """The story's articles, oldest first (undated ones last)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_CITATION} FROM documents WHERE story = ? "
+                "ORDER BY published IS NULL, published, rowid", (story,)).fetchall()
+        return [Citation(*row) for row in rows]
+
+    def latest_stories(self, n: int, since: str | None) -> list[tuple[str, list[Citation]]]:
+        """The `n` stories with the newest articles, newest first, each with its articles
+        (oldest first); undated stories after the dated ones, unless `since` excludes them."""
+        where = "HAVING MAX(published) >= ?" if since else ""
+        with self._lock:
+            stories = [r[0] for r in self._conn.execute(
+                f"SELECT story FROM documents GROUP BY story {where} "
+                "ORDER BY MAX(published) IS NULL, MAX(published) DESC, MAX(rowid) DESC LIMIT ?",
+                (since, n) if since else (n,)).fetchall()]
+        return [(story, self.story_members(story)) for story in stories]
+
+    def is_copy(self, doc_id: str) -> bool:
+        """Whether the document is an exact copy of another (indexed once, as the other)."""
+        with self._lock:
+            row = self._conn.execute("SELECT duplicate_of FROM documents WHERE id = ?",
+                                     (doc_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def first_sentence_text(self, doc_id: str) -> str:
+        """The document's first sentence, as written."""
+        doc = self.document(doc_id)
+        with self._lock:
+            row = self._conn.execute(
+                'SELECT start, "end" FROM sentences WHERE doc_id = ? ORDER BY ordinal LIMIT 1',
+                (doc_id,)).fetchone()
+        return doc.text[row[0]:row[1]] if row else doc.text.split("\n", 1)[0]
 
     def content_hashes(self) -> dict[str, str]:
         """Document id -> content hash: what the next update compares the corpus against."""
@@ -182,8 +286,8 @@ class Store:
         if doc is None:
             with self._lock:
                 row = self._conn.execute(
-                    "SELECT id, title, text, path, lang, content_hash, date, url, source "
-                    "FROM documents WHERE id = ?",
+                    "SELECT id, title, text, path, lang, content_hash, date, url, source, "
+                    "published FROM documents WHERE id = ?",
                     (doc_id,),
                 ).fetchone()
             doc = Document(*row)
@@ -192,12 +296,17 @@ class Store:
             self._doc_cache[doc_id] = doc
         return doc
 
+    def citation(self, doc_id: str) -> Citation:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {_CITATION} FROM documents WHERE id = ?",
+                                     (doc_id,)).fetchone()
+        return Citation(*row)
+
     def citations(self) -> list[Citation]:
         """How to cite every document, by title."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT title, date, source, url, path, id FROM documents ORDER BY title, id"
-            ).fetchall()
+                f"SELECT {_CITATION} FROM documents ORDER BY title, id").fetchall()
         return [Citation(*row) for row in rows]
 
     def count(self, table: str) -> int:

@@ -37,12 +37,13 @@ from qabot.index.generations import (
 )
 from qabot.index.lexical import LexicalIndex
 from qabot.index.open import OpenIndex, open_generation
-from qabot.index.store import Store
+from qabot.index.store import Store, StoryFacts
 from qabot.ingest import analyze as analysis
 from qabot.ingest import chunk as chunker
 from qabot.ingest import sentences as splitter
 from qabot.ingest.analyze import Analyzer
 from qabot.ingest.chunk import chunk_document
+from qabot.ingest.duplicates import Grouper, band_keys
 from qabot.ingest.load import LoadReport, load_corpus
 from qabot.ingest.sentences import split_sentences
 from qabot.records import Chunk, Document, Sentence
@@ -82,6 +83,8 @@ class PreparedDoc:
     chunk_terms: list[list[str]]
     vectors: np.ndarray | None = None
     passages: list[str] = field(default_factory=list)
+    #: Its story (see `ingest/duplicates`); placed before writing.
+    story: StoryFacts | None = None
 
 
 def config_fingerprint(settings: Settings) -> str:
@@ -165,16 +168,25 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
                             up_to_date=True, path=live.path)
+    facts = live.store.story_facts() if live else {}
     fresh = {d.id for d in added + updated}
+    # A copy whose original changed or went is indexed in its own right now.
+    fresh |= {i for i, f in facts.items()
+              if i in current and f.duplicate_of is not None
+              and (f.duplicate_of in fresh or f.duplicate_of not in current)}
+    stories = _place_stories(settings, report.documents, fresh, facts, live)
     prepared: list[PreparedDoc] = []
     embedder = embedder or (embedder_for(settings) if fresh else None)
     for doc in report.documents:
+        story = stories[doc.id]
         if doc.id in fresh:
-            item = prepare(doc, settings)
+            item = (PreparedDoc(doc, [], [], [], []) if story.duplicate_of
+                    else prepare(doc, settings))
         else:
             assert live is not None
             item = _reuse(doc, live)
         if item is not None:
+            item.story = story
             prepared.append(item)
     todo = [p for p in prepared if p.vectors is None]
     passages = [text for p in todo for text in p.passages]
@@ -195,6 +207,36 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
         len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
         removed=len(removed), embedded=len(passages), path=path)
+
+
+def _place_stories(settings: Settings, documents: list[Document], fresh: set[str],
+                   facts: dict[str, StoryFacts], live: OpenIndex | None) -> dict[str, StoryFacts]:
+    """Every document's story: unchanged documents keep theirs; each new one is looked up by
+    its band keys among those already placed, oldest first, and joins the story it repeats."""
+    by_id = {d.id: d for d in documents}
+    kept = {i for i in by_id if i not in fresh}
+    placed: dict[str, StoryFacts] = {i: facts[i] for i in kept}
+    bodies: dict[str, str] = {}  # exact text -> the new document indexed with it
+
+    def lookup(band: int, key: bytes) -> list[str]:
+        return [i for i in live.store.band_members(band, key) if i in kept] if live else []
+
+    def exact(body: str) -> str | None:
+        if body in bodies:
+            return bodies[body]
+        found = [i for i in live.store.same_body(body) if i in kept] if live else []
+        return found[0] if found else None
+
+    grouper = Grouper(settings.duplicate_threshold, lookup=lookup,
+                      text_of=lambda i: by_id[i].text, exact=exact,
+                      story_of=lambda i: placed[i].story)
+    for doc in sorted((by_id[i] for i in fresh), key=lambda d: (d.published or "~", d.id)):
+        look = grouper.place(doc.id, doc.text, doc.body_key)
+        placed[doc.id] = StoryFacts(look.story, look.duplicate_of, look.signature)
+        if look.duplicate_of is None:
+            bodies.setdefault(doc.body_key, doc.id)
+    return {i: StoryFacts(grouper.story(f.story), f.duplicate_of, f.signature)
+            for i, f in placed.items()}
 
 
 def _live_index(settings: Settings) -> OpenIndex | None:
@@ -238,7 +280,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc],
                      reference: Reference) -> Path:
     """Write every document into a new generation and publish it (under `writer_lock`)."""
     building = new_building_dir(settings.index_dir)
-    vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None])
+    vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None and len(p.vectors)])
     chunks = [c for p in prepared for c in p.chunks]
     try:
         dense = DenseIndex.build(vectors, np.arange(len(vectors), dtype=np.int64))
@@ -260,7 +302,9 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc],
         store = Store.create(building / STORE)
         first_sentence = 0
         for p in prepared:
-            store.add_document(p.doc, p.sentences, p.terms, first_sentence)
+            assert p.story is not None
+            store.add_document(p.doc, p.sentences, p.terms, first_sentence, p.story,
+                               band_keys(p.story.signature))
             first_sentence += len(p.sentences)
         store.add_chunks(enumerate(chunks))
         store.set_meta(meta)

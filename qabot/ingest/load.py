@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,8 +16,11 @@ from typing import Any
 from qabot.errors import CorpusError
 from qabot.ingest.analyze import detect_language
 from qabot.records import Document
+from qabot.timeframe import published_day
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "copy_into_corpus", "load_corpus", "load_file"]
+
+log = logging.getLogger(__name__)
 
 _HEADER_KEYS = {"title", "date", "url", "source", "lang", "language"}
 _HEADER_LINE = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(.*?)\s*$")
@@ -153,8 +157,14 @@ def _document(rel: str, *, text: str, title: str | None = None, doc_id: str | No
     title_text = _clean(title) or Path(rel).stem.replace("_", " ")
     fields = [title_text, _clean(date), _clean(url), _clean(source)]
     digest = hashlib.sha256(json.dumps([fields, lang_code, body]).encode()).hexdigest()
+    day = published_day(fields[1])
+    if fields[1] and day is None:
+        # Kept, undated: it still answers questions that name no time.
+        log.warning("%s: date %r not understood, the article counts as undated (write it as "
+                    "YYYY-MM-DD)", rel, fields[1][:40])
     return Document(id=doc_id or rel, title=title_text, text=body, path=rel, lang=lang_code,
-                    content_hash=digest, date=fields[1], url=fields[2], source=fields[3])
+                    content_hash=digest, date=fields[1], url=fields[2], source=fields[3],
+                    published=day.isoformat() if day else None)
 
 
 def _clean(value: Any) -> str | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from qabot.index.open import OpenIndex
 from qabot.index.store import StoredSentence
-from qabot.records import Answer, Citation, Document, Passage
+from qabot.records import Answer, Document, Passage
 from qabot.search.question import Query
 from qabot.search.retrieve import Candidate, on_scale
 
@@ -161,7 +161,7 @@ class QuoteBuilder:
         if (after is not None and after.sentence.para == para) and not quote.endswith(_ELLIPSIS):
             quote = f"{quote} {_ELLIPSIS}"
         doc = d.doc
-        citation = Citation(doc.title, doc.date, doc.source, doc.url, doc.path, doc.id)
+        citation = self.index.store.citation(doc.id)
         return Passage(quote, highlight, citation, d.score, start, end, hl_start, d.coverage)
 
 

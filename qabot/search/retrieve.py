@@ -76,8 +76,10 @@ class Retriever:
             self._checked_dimension = True
         return vector
 
-    def candidates(self, query: Query, n: int, mode: Mode = "hybrid") -> Retrieval:
-        """The best `n` chunks, best first."""
+    def candidates(self, query: Query, n: int, mode: Mode = "hybrid",
+                   allowed: np.ndarray | None = None) -> Retrieval:
+        """The best `n` chunks, best first; only chunks where `allowed` (by chunk id) is true,
+        when given (see `filters`)."""
         use_dense = mode != "lexical"
         use_lexical = mode != "dense"
         pool: dict[int, None] = {}
@@ -90,16 +92,20 @@ class Retriever:
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
-            ids, sims = self.index.dense.search(vector, SENTENCE_HITS_PER_CHUNK * n)
+            ids, sims = self.index.dense.search(
+                vector, SENTENCE_HITS_PER_CHUNK * n,
+                None if allowed is None else _sentences_of(allowed, spans.first, spans.last))
             for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
                 for cid in spans.chunks_of(sid):
-                    if cid not in dense_scores:
+                    if cid not in dense_scores and (allowed is None or allowed[cid]):
                         dense_scores[cid] = sim
                         dense_rank[cid] = len(dense_rank)
                         pool[cid] = None
                 if len(dense_rank) >= n:
                     break
         lexical = self.index.lexical.scores(query.search_terms, query.ideal) if use_lexical else None
+        if lexical is not None and allowed is not None:
+            lexical = np.where(allowed, lexical, 0.0)
         if lexical is not None and len(lexical):
             top = _top(lexical, n)
             for rank, cid in enumerate(top.tolist()):
@@ -144,6 +150,15 @@ def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
     low, high = scale
     return min(1.0, max(0.0, (cosine - low) / (high - low)))
+
+
+def _sentences_of(chunks: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """By sentence id, whether one of the chunks marked in `chunks` holds it."""
+    size = int(last[-1]) + 1 if len(last) else 0
+    edges = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(edges, first[chunks], 1)
+    np.add.at(edges, last[chunks] + 1, -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

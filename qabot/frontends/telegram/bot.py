@@ -10,6 +10,7 @@ import re
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 
 from telegram import (
     CallbackQuery,
@@ -43,10 +44,12 @@ from qabot.frontends.telegram.format import (
     answer_messages,
     citation_html,
     passage_html,
+    stories_messages,
 )
 from qabot.frontends.telegram.limits import Allowlist, RateLimiter
 from qabot.index.write import IndexSummary
 from qabot.records import Answer, Passage
+from qabot.search.filters import Filters, take_filter_words
 
 __all__ = ["TelegramFrontEnd", "build_application"]
 
@@ -56,6 +59,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SOURCES_PER_PAGE = 15
 _SOURCE_LINE_MAX = 300  # a longer citation is listed in its short form
 MORE_PAGES = 3  # "More" pages after the first answer
+LATEST_MAX = 20  # stories /latest lists at most
 _ANSWERS_KEPT = 2000  # answers whose "More" and vote buttons still work
 
 
@@ -69,6 +73,7 @@ class _Shown:
     pages: int = 0  # "More" pages sent so far
     voted: bool = False  # the vote buttons are gone from the first message
     busy: bool = False  # a "More" page is on its way
+    filters: Filters = field(default_factory=Filters)  # since:, until:, source: words
 
     def add(self, passages: list[Passage]) -> None:
         self.spans += [(p.citation.doc_id, p.start, p.end) for p in passages]
@@ -108,6 +113,7 @@ class TelegramFrontEnd:
         app.add_handler(CommandHandler(["start", "help"], self.help))
         app.add_handler(CommandHandler("ask", self.ask_command))
         app.add_handler(CommandHandler("sources", self.sources))
+        app.add_handler(CommandHandler("latest", self.latest))
         app.add_handler(CommandHandler("stats", self.stats))
         app.add_handler(CommandHandler("reindex", self.reindex))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
@@ -245,25 +251,48 @@ class TelegramFrontEnd:
         if wait:
             await message.reply_text(say("rate_limited", lang, seconds=math.ceil(wait)))
             return
+        try:
+            filters, question = take_filter_words(question)
+        except QabotError as exc:
+            await message.reply_text(f"{exc}. {say('filters_usage', lang)}")
+            return
+        if not question:
+            await message.reply_text(say("ask_usage", lang))
+            return
         await context.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-        answer = await asyncio.to_thread(self.qabot.ask, question)
-        await self._send(message, answer, answer.passages)
+        answer = await asyncio.to_thread(partial(self.qabot.ask, question, filters=filters))
+        await self._send(message, answer, answer.passages, filters=filters)
+
+    async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/latest [N]: the N newest stories, each once."""
+        message = update.effective_message
+        if not await self._admitted(update) or message is None:
+            return
+        lang = self._lang(update)
+        arg = (context.args or ["5"])[0]
+        if not arg.isdigit() or not 1 <= int(arg) <= LATEST_MAX:
+            await message.reply_text(say("latest_usage", lang, most=LATEST_MAX))
+            return
+        stories = await asyncio.to_thread(self.qabot.latest, int(arg))
+        for text in stories_messages(stories, lang):
+            await message.reply_html(text, link_preview_options=NO_PREVIEW)
 
     async def _send(self, message: Message, answer: Answer, passages: list[Passage],
-                    page_of: tuple[str, _Shown] | None = None) -> None:
+                    page_of: tuple[str, _Shown] | None = None,
+                    filters: Filters | None = None) -> None:
         """Reply with the passages: a new answer, or the next page of `page_of`. Under the
         last message go "More" (while pages are left) and, on the first page only, the votes."""
         markup = None
         if answer.answered and passages:
             if page_of is None:
-                shown = _Shown(answer.question, answer.lang)
+                shown = _Shown(answer.question, answer.lang, filters=filters or Filters())
                 answer_id = self._remember(shown)
             else:
                 answer_id, shown = page_of
             shown.add(passages)
             markup = self._buttons(answer_id, answer.lang, more=shown.pages < MORE_PAGES,
                                    votes=page_of is None)
-        texts = answer_messages(answer, passages)
+        texts = answer_messages(answer, passages, header=page_of is None)
         quote = message.chat.type != ChatType.PRIVATE
         for i, text in enumerate(texts):
             await message.reply_html(text, reply_markup=markup if i == len(texts) - 1 else None,
@@ -347,7 +376,8 @@ class TelegramFrontEnd:
             # Ranked again, deeper: what was shown may rank elsewhere now, or be merged into
             # a wider passage, so the page is what the top holds beyond what was shown.
             depth = min(MAX_PASSAGES, len(shown.spans) + self.settings.top_k)
-            answer = await asyncio.to_thread(self.qabot.ask, shown.question, depth)
+            answer = await asyncio.to_thread(partial(self.qabot.ask, shown.question, depth,
+                                                     filters=shown.filters))
             fresh = [p for p in answer.passages if not shown.overlaps(p)]
             fresh = fresh[:self.settings.top_k]
             if not fresh:
@@ -399,7 +429,16 @@ class TelegramFrontEnd:
         if self.limiter.wait(query.from_user.id):
             await query.answer([], cache_time=0, is_personal=True)
             return
-        answer = await asyncio.to_thread(self.qabot.ask, question, max(5, self.settings.top_k))
+        try:
+            filters, question = take_filter_words(question)
+        except QabotError:
+            await query.answer([], cache_time=0, is_personal=True, button=help_button)
+            return
+        if not question:
+            await query.answer([], cache_time=5, is_personal=True, button=help_button)
+            return
+        answer = await asyncio.to_thread(partial(self.qabot.ask, question,
+                                                 max(5, self.settings.top_k), filters=filters))
         results = [
             InlineQueryResultArticle(
                 id=hashlib.sha1(_passage_id(p).encode()).hexdigest()[:32],

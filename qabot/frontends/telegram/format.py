@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from html import escape
 
-from qabot.frontends.messages import say
-from qabot.records import Answer, Citation, Passage
+from qabot.frontends.messages import also_line, say, scope_line, update_line
+from qabot.records import Answer, Citation, Passage, Story
 
-__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks"]
+__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks",
+           "stories_messages"]
 
 TELEGRAM_LIMIT = 4096
 # Caps on what a citation may show: a corpus file can hold a title, source or URL of any
 # length, and the quote must keep the room of a message.
 _TITLE_MAX, _FIELD_MAX, _URL_MAX = 300, 120, 1000
 _SHORT_TITLE, _SHORT_FIELD = 80, 60
+_NOTE_MAX = 400  # "also reported by" and the like, under a citation
 
 
 def citation_html(c: Citation, short: bool = False) -> str:
@@ -31,12 +33,14 @@ def citation_html(c: Citation, short: bool = False) -> str:
     return ", ".join(parts)
 
 
-def passage_html(p: Passage, limit: int = TELEGRAM_LIMIT) -> str:
-    """One quote in a blockquote, its best sentence bold, its citation under it; never longer
-    than `limit`. Whatever must go is cut from the quote's edges, the bold sentence last."""
-    cite = f"\n— {citation_html(p.citation)}"
+def passage_html(p: Passage, limit: int = TELEGRAM_LIMIT, notes: tuple[str, ...] = ()) -> str:
+    """One quote in a blockquote, its best sentence bold, its citation under it, then `notes`
+    in italics; never longer than `limit`. Whatever must go is cut from the quote's edges,
+    the bold sentence last."""
+    extra = "".join(f"\n<i>{escape(_clip(n, _NOTE_MAX))}</i>" for n in notes)
+    cite = f"\n— {citation_html(p.citation)}{extra}"
     if len(cite) > limit // 3:
-        cite = f"\n— {citation_html(p.citation, short=True)}"
+        cite = f"\n— {citation_html(p.citation, short=True)}{extra}"
     room = limit - len(cite) - len("<blockquote><b></b></blockquote>")
     at, end = p.highlight_at, p.highlight_at + len(p.highlight)
     highlight, room = _escaped_within(p.quote[at:end], room, keep="start")
@@ -68,12 +72,38 @@ def _escaped_within(text: str, room: int, keep: str) -> tuple[str, int]:
     return (cut + "…" if keep == "start" else "…" + cut), room - used
 
 
-def answer_messages(answer: Answer, passages: list[Passage] | None = None) -> list[str]:
-    """The answer as one or more messages, split between passages, never inside a tag."""
+def answer_messages(answer: Answer, passages: list[Passage] | None = None,
+                    header: bool = True) -> list[str]:
+    """The answer as one or more messages, split between passages, never inside a tag; with
+    `header`, what it searched first, when the question or filters restricted it."""
     shown = answer.passages if passages is None else passages
+    scope = scope_line(answer) if header else None
+    head = [f"<i>{escape(_clip(scope, _NOTE_MAX))}</i>"] if scope else []
     if not answer.answered or not shown:
-        return [escape(say("no_answer", answer.lang))]
-    return split_blocks([passage_html(p) for p in shown])
+        return ["\n\n".join([*head, escape(say("no_answer", answer.lang))])]
+    return split_blocks(head + [passage_html(p, notes=_notes(answer, p)) for p in shown])
+
+
+def _notes(answer: Answer, p: Passage) -> tuple[str, ...]:
+    notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
+    if answer.outside_window:
+        notes.append(f"({say('outside_mark', answer.lang)})")
+    return tuple(n for n in notes if n)
+
+
+def stories_messages(stories: list[Story], lang: str) -> list[str]:
+    """/latest: each story's citation, first sentence and other articles."""
+    if not stories:
+        return [escape(say("no_stories", lang))]
+    blocks = [escape(say("latest", lang, count=len(stories)))]
+    for story in stories:
+        lines = [f"• {citation_html(story.citation, short=True)}",
+                 escape(_clip(story.first_sentence, _NOTE_MAX))]
+        also = also_line(story.also, lang)
+        if also:
+            lines.append(f"<i>{escape(_clip(also, _NOTE_MAX))}</i>")
+        blocks.append("\n".join(lines))
+    return split_blocks(blocks)
 
 
 def split_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
