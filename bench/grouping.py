@@ -101,7 +101,7 @@ def group(docs: list[Doc], threshold: float) -> dict[str, str]:
                       exact=bodies.get, story_of=stories.__getitem__)
     for d in docs:
         key = hashlib.sha256(" ".join(d.text.split()).encode()).hexdigest()
-        look = grouper.place(d.id, d.text, key)
+        look = grouper.place(d.id, d.text, key, d.id)
         stories[d.id] = look.story
         bodies.setdefault(key, d.id)
     return {i: grouper.story(s) for i, s in stories.items()}

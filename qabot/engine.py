@@ -12,7 +12,7 @@ import numpy as np
 
 from qabot.config import Settings
 from qabot.embedding.encoder import Embedder, embedder_for
-from qabot.errors import QabotError
+from qabot.errors import QabotError, QuestionError
 from qabot.index.open import (
     IndexStats,
     OpenIndex,
@@ -120,8 +120,18 @@ class Qabot:
             raise QabotError(f"offset {offset} is out of range: page within the first "
                              f"{MAX_PASSAGES} passages")
         filters = filters or Filters()
+        if filters.since and filters.until and filters.since > filters.until:
+            raise QuestionError(f"since {filters.since} is after until {filters.until}: no article "
+                             "can be both; swap them or drop one")
         timed = find_window(question, self.settings.current_day)
-        window = filters.window(timed.window)
+        named = timed.window
+        if named is not None and named.empty:
+            named = None  # two times that never meet ("le 14 juillet et le 15 août"): content
+        window = filters.window(named)
+        if window is not None and window.empty:
+            assert named is not None
+            raise QuestionError(f"the question names {named.text!r}, outside the days asked for "
+                             "with since/until: drop one of them")
         explicit = k is not None or offset > 0
         k = min(k or self.settings.top_k, MAX_PASSAGES - offset)
         self.refresh()
@@ -132,10 +142,11 @@ class Qabot:
         if allowed is None or allowed.any():
             answer = self._answer(parts, timed.question, lang, k, mode, offset, explicit,
                                   allowed, admits(window, filters.source))
-        outside = allowed is not None and (answer is None or not answer.answered)
-        if outside:
+        outside = False
+        if allowed is not None and (answer is None or not answer.answered):
             # The time words may have been the question's content ("en 1998"): ask them too.
             answer = self._answer(parts, question, lang, k, mode, offset, explicit, None)
+            outside = answer.answered
         assert answer is not None
         return replace(answer, question=question, window=window, source=filters.source,
                        outside_window=outside)

@@ -30,6 +30,11 @@ class NoIndexError(QabotError):
     """No index has been built yet."""
 
 
+class QuestionError(QabotError):
+    """The question or its filters ask for something impossible (since after until); the
+    message, safe to show any user, says how to ask."""
+
+
 class IndexMismatchError(QabotError):
     """The index on disk was built with another model, dimension or format."""
 

@@ -496,12 +496,15 @@ def _between(m: re.Match[str], today: date) -> _Bounds | None:
     if a is None or b is None:
         return None
     # A bare day borrows the other end's month: "entre le 3 et le 10 mars", "March 3 and 10".
+    borrowed = (a.month is None and a.year is None) or (b.month is None and b.year is None)
     if a.month is None and a.year is None:
         a = replace(a, month=b.month)
     if b.month is None and b.year is None:
         b = replace(b, month=a.month)
     if (a.month is None and a.year is None) or (b.month is None and b.year is None):
         return None
+    if borrowed and (a.day or 0) > (b.day or 0):
+        return None  # "du 10 au 5 mars": no such days (not 10 March to 5 March next year)
     later = (a.month is not None and b.month is not None
              and (a.month, a.day or 0) > (b.month, b.day or 0))
     # A missing year comes from the other end; a start month after the end month wraps back.

@@ -70,7 +70,8 @@ def test_metrics_match_the_hand_worked_values(squad: Path, embedder: Embedder,
 def test_eval_json_and_table(squad: Path, tmp_path: Path) -> None:
     env = clean_env()
     out = subprocess.run([sys.executable, "-m", "qabot", "eval", str(squad), "--json",
-                          "--mode", "hybrid", "--mode", "lexical", "--limit", "2"], env=env,
+                          "--mode", "hybrid", "--mode", "lexical", "--limit", "2"],
+                         env={**env, "QABOT_RECENCY_HALF_LIFE_DAYS": "45"},
                          cwd=tmp_path, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -82,6 +83,7 @@ def test_eval_json_and_table(squad: Path, tmp_path: Path) -> None:
                                                "latency_ms_p95", "shown", "shown_with_answer"}
     assert report["questions"] == 2
     assert report["settings"]["min_relevance"] == 0.0
+    assert report["settings"]["recency_half_life_days"] == 0.0  # off unless asked for
     table = subprocess.run([sys.executable, "-m", "qabot", "eval", str(squad), "--mode",
                             "dense", "--mode", "rrf"], env={**env, "COLUMNS": "200"},
                            cwd=tmp_path, capture_output=True, text=True, check=False)

@@ -24,13 +24,14 @@ from qabot.index import dense as dense_module
 from qabot.index.dense import DenseIndex
 from qabot.index.open import (
     UNDATED,
+    DocumentTable,
     SentenceChunks,
     current_generation,
     day_number,
     open_index,
     read_stats,
 )
-from qabot.index.store import ChunkSpan
+from qabot.index.store import ChunkSpan, DocumentFacts
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
@@ -166,8 +167,13 @@ def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
     assert spans.chunks_of(5) == [2]
     assert spans.chunks_of(7) == [3]
     assert spans.doc.tolist() == [1, 1, 2, 3]
-    assert spans.day.tolist() == [UNDATED, UNDATED, day_number("2025-07-22"), UNDATED]
-    assert day_number("1970-01-02") == 1
+    table = DocumentTable.from_facts([DocumentFacts(1, "a", None, None, None, None),
+                                      DocumentFacts(2, "b", "RFI", None, None, "2025-07-22"),
+                                      DocumentFacts(3, "c", None, None, "b", "2025-07-23")])
+    assert table.day.tolist() == [UNDATED, day_number("2025-07-22"), day_number("2025-07-23")]
+    assert table.original.tolist() == [1, 2, 2]  # a copy's text is its original's chunks
+    assert day_number("1970-01-02") == 1 and day_number(None) == UNDATED
+    assert day_number("1969-12-31") != UNDATED
 
 
 @pytest.mark.parametrize("size", [999, 3000])  # flat, then HNSW (threshold lowered to 1,000)

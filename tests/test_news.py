@@ -4,6 +4,7 @@ told once, updates, recency and the digest, through the API, the CLI, the REPL a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -14,16 +15,17 @@ import pytest
 from qabot.config import Settings, load_settings
 from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.errors import QabotError
+from qabot.errors import QuestionError
 from qabot.index.open import open_index
+from qabot.index.store import DocumentFacts
 from qabot.index.write import build_index
 from qabot.records import Citation, Passage
-from qabot.search.filters import Filters, take_filter_words
-from qabot.search.recency import RECENCY_WEIGHT, by_recency
+from qabot.search.filters import Filters, source_matches, take_filter_words
+from qabot.search.recency import RECENCY_WEIGHT, by_recency, recency_boost
 from tests.conftest import write
-from tests.fake_bot_api import FakeBotApi, message
+from tests.fake_bot_api import FakeBotApi, callback, inline_query, message
 from tests.test_cli import run
-from tests.test_telegram import run_scenario
+from tests.test_telegram import answer_id, run_scenario
 
 NEWS = Path(__file__).parent / "data" / "news"
 TODAY = date(2025, 7, 30)  # a Wednesday: "la semaine dernière" is 21-27 July
@@ -98,10 +100,15 @@ def test_explicit_filters_since_until_and_source(news: Qabot) -> None:
     only_rfi = news.ask(KAYES, filters=Filters(source="rfi"))
     assert not only_rfi.outside_window
     assert {p.citation.source for p in only_rfi.passages} == {"RFI"}
-    # Maliweb's article is an exact copy of RFI's: found through the text indexed once.
+    # Maliweb's article is an exact copy of RFI's: found through the text indexed once, and
+    # cited from the copy, the one asked for.
     by_host = news.ask(KAYES, filters=Filters(source="maliweb.example"))
     assert not by_host.outside_window
-    assert [c.source for c in by_host.passages[0].also] == ["Maliweb"]
+    assert by_host.passages[0].citation.source == "Maliweb"
+    assert [c.source for c in by_host.passages[0].also] == ["RFI"]
+    copy_day = news.ask(KAYES, filters=Filters(since=date(2025, 7, 11),
+                                               until=date(2025, 7, 11)))
+    assert not copy_day.outside_window and copy_day.passages[0].citation.source == "Maliweb"
     assert news.ask(KAYES, filters=Filters(source="lemonde")).outside_window
     early = news.ask(RECRUITS, filters=Filters(until=date(2025, 1, 1)))
     assert not early.outside_window
@@ -111,14 +118,37 @@ def test_explicit_filters_since_until_and_source(news: Qabot) -> None:
     assert all(p.citation.published >= "2025-07-24" for p in late.passages)  # type: ignore[operator]
 
 
+def test_impossible_windows_are_one_line_and_nothing_anywhere_is_not_outside(
+        news: Qabot) -> None:
+    with pytest.raises(QuestionError, match="since 2025-08-01 is after until 2025-07-01"):
+        news.ask(KAYES, filters=Filters(since=date(2025, 8, 1), until=date(2025, 7, 1)))
+    with pytest.raises(QuestionError, match="'hier'"):
+        news.ask("Qu'a fait l'armée à Kayes hier ?", filters=Filters(since=date(2026, 1, 1)))
+    # Two days that never meet are the question's content, not a window.
+    both = news.ask("Qu'a fait l'armée le 14 juillet et le 15 août ?")
+    assert both.window is None
+    nothing = news.ask("Quelle est la recette de la tarte tatin la semaine dernière ?")
+    assert not nothing.answered and not nothing.outside_window
+    assert nothing.window is not None and nothing.window.text == "la semaine dernière"
+
+
+def test_a_malformed_url_in_the_corpus_does_not_break_a_source_filter() -> None:
+    broken = DocumentFacts(1, "a", "RFI", "http://[abc", None, None)
+    assert source_matches(broken, "rfi") and not source_matches(broken, "monde")
+
+
 def test_filter_words_in_a_message() -> None:
     f, rest = take_filter_words('since:2025-07-01 source:"Le Monde" qui a gagné ?')
     assert (f.since, f.until, f.source, rest) == (date(2025, 7, 1), None, "Le Monde",
                                                   "qui a gagné ?")
     f, rest = take_filter_words("depuis:2025-07-01 jusqu'au:2025-07-31 quoi de neuf ?")
     assert (f.since, f.until, rest) == (date(2025, 7, 1), date(2025, 7, 31), "quoi de neuf ?")
-    with pytest.raises(QabotError, match="since:hier"):
+    with pytest.raises(QuestionError, match="since:hier"):
         take_filter_words("since:hier qui ?")
+    # Only before the question, the colon against the word: else it is the question's text.
+    for text in ("Quelle est la source : le ministère ?", "qui a gagné since:2025-07-01 ?",
+                 "Quel bilan depuis : janvier ?"):
+        assert take_filter_words(text) == (Filters(), text)
 
 
 # -- one story told once -----------------------------------------------------------------------
@@ -185,6 +215,13 @@ def test_grouping_is_incremental_and_a_copy_takes_over_when_its_original_goes(
     assert summary.added == 1 and summary.embedded == 3  # only the new article's sentences
     bot = Qabot(settings, open_index(settings), embedder)
     assert story_of(bot, "tamani-kayes.txt") == story_of(bot, "rfi-kayes-attaque.txt")
+    strict = settings.model_copy(update={"duplicate_threshold": 0.99})
+    regrouped = build_index(strict, embedder=embedder)  # a new threshold: grouped again...
+    assert not regrouped.up_to_date and regrouped.embedded == 0  # ...nothing re-embedded
+    bot = Qabot(strict, open_index(strict), embedder)
+    assert story_of(bot, "tamani-kayes.txt") != story_of(bot, "rfi-kayes-attaque.txt")
+    assert story_of(bot, "copie-kayes-attaque.txt") == story_of(bot, "rfi-kayes-attaque.txt")
+    assert build_index(settings, embedder=embedder).embedded == 0
     (corpus / "rfi-kayes-attaque.txt").unlink()
     build_index(settings, embedder=embedder)
     bot = Qabot(settings, open_index(settings), embedder)
@@ -213,18 +250,27 @@ def test_recency_reorders_only_near_ties() -> None:
     assert by_recency([undated, new_close], TODAY, 0) == [undated, new_close]  # 0: off
 
 
-def test_recency_is_off_with_zero_and_a_setting(news_settings: Settings, embedder: Embedder,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_prior_adds_its_boost_and_no_more_and_zero_turns_it_off(
+        news_settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QABOT_RECENCY_HALF_LIFE_DAYS", "0")
     assert load_settings().recency_half_life_days == 0
     off = Qabot(news_settings.model_copy(update={"recency_half_life_days": 0.0}),
                 open_index(news_settings), embedder)
-    on = Qabot(news_settings, open_index(news_settings), embedder)
+    on = Qabot(news_settings, open_index(news_settings), embedder)  # 30 days
     question = "Quelles recrues ont été formées dans une école ou un camp militaire ?"
-    a, b = off.ask(question, k=5), on.ask(question, k=5)
-    assert {p.citation.doc_id for p in a.passages} == {p.citation.doc_id for p in b.passages}
-    for x, y in zip(a.passages, b.passages, strict=False):
-        assert abs(x.score - y.score) <= RECENCY_WEIGHT + 1e-9 or x.citation != y.citation
+    before = {(p.citation.doc_id, p.start): p for p in off.ask(question, k=5).passages}
+    boosts = []
+    for p in on.ask(question, k=5).passages:
+        same = before.get((p.citation.doc_id, p.start))
+        if same is not None:
+            # The boost of the article the passage was found in: the one cited, or a later
+            # one of its story that holds the same words.
+            members = on.index.store.story_members(p.citation.story or "")
+            assert any(p.score - same.score == pytest.approx(
+                recency_boost(m.published, TODAY, 30), abs=1e-9) for m in members)
+            boosts.append(p.score - same.score)
+    assert max(boosts) > 0.01  # last week's articles: most of the 0.02
+    assert all(b <= RECENCY_WEIGHT for b in boosts)
 
 
 # -- the digest --------------------------------------------------------------------------------
@@ -275,14 +321,20 @@ def test_cli_ask_window_json_latest_and_bad_dates(news_settings: Settings) -> No
 def test_repl_filters_and_latest(news_settings: Settings) -> None:
     env = {"QABOT_INDEX_DIR": str(news_settings.index_dir),
            "QABOT_CORPUS_DIR": str(news_settings.corpus_dir), "QABOT_TODAY": "2025-07-30"}
-    lines = [":latest 2", ":source rfi", KAYES, ":source off", ":since 2026-01-01", KAYES,
-             ":since nope", ":help"]
+    lines = [":latest 2", ":source rfi", KAYES, ":source off", ":more", ":more",
+             ":since 2026-01-01", KAYES, ":since nope", ":help"]
     out = run("repl", env=env, stdin="\n".join(lines) + "\n")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "Latest stories (2):" in text
     assert "Source: rfi." in text
     assert "Articles de « rfi » :" in text
+    # :more pages the question as it was asked, from RFI only: its second paragraph, then
+    # nothing more.
+    more = text.split("Source: any.")[1].split("Since: 2026-01-01.")[0]
+    assert "[2] Les autorités locales ont instauré un couvre-feu" in more
+    assert more.strip().endswith("Pas d’autre passage pour cette question.")
+    assert more.count(" — RFI — ") == 1 and more.count("[") == 1
     assert "Since: 2026-01-01." in text
     assert "Aucun article publiés depuis le 1er janvier 2026" not in text
     assert "Aucun article publiés depuis le 1er janvier 2026 ne répond" not in text
@@ -312,5 +364,24 @@ def test_bot_latest_and_filter_words(news_settings: Settings, news: Qabot) -> No
         api.push(message(84, "/help", lang="fr"))
         (sent,) = await api.wait_for("sendMessage", chat_id=84)
         assert "/latest [N]" in sent["text"] and "since:2025-07-01" in sent["text"]
+        api.push(message(85, "since:2025-08-01 until:2025-07-01 Qu'a fait l'armée ?"))
+        (sent,) = await api.wait_for("sendMessage", chat_id=85)
+        assert sent["text"].startswith("since 2025-08-01 is after until 2025-07-01")
+        # Inline results carry the same notes as answers.
+        api.push(inline_query(86, "Qu'a fait l'armée à Kayes hier ?"))
+        (inline,) = await api.wait_for("answerInlineQuery")
+        text = inline["results"][0]["input_message_content"]["message_text"]
+        assert "Aussi rapporté par : Maliweb (2025-07-11)" in text
+        assert "(hors de cette sélection)" in text
+        # "More" pages within the filters the question came with.
+        api.push(message(87, f"/ask source:afp {RECRUITS}"))
+        (first,) = await api.wait_for("sendMessage", chat_id=87)
+        aid = answer_id(first)
+        api.push(callback(87, f"m:{aid}"))
+        pages = await api.wait_for("sendMessage", count=2, chat_id=87)
+        assert "<blockquote>" in pages[1]["text"]
+        for page in pages:
+            cited = re.findall(r"\n— .*?, (\d{4}-\d\d-\d\d), ([^,<\n]+)", page["text"])
+            assert cited and {source for _, source in cited} == {"AFP"}, page["text"]
 
     run_scenario(news_settings, news, scenario)

@@ -7,15 +7,17 @@ import io
 import logging
 import re
 import threading
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from qabot.frontends.redact import Redactor
-from qabot.frontends.telegram.format import TELEGRAM_LIMIT, passage_html
+from qabot.frontends.telegram.format import TELEGRAM_LIMIT, answer_messages, passage_html
 from qabot.frontends.telegram.limits import Allowlist, RateLimiter
-from qabot.records import Citation, Passage
+from qabot.records import Answer, Citation, Passage
+from qabot.timeframe import Window
 
 
 def _passage(quote: str, at: int, highlight: str, **citation: str) -> Passage:
@@ -68,6 +70,25 @@ def test_absurd_citations_still_fit_one_message(field: str, filler: str) -> None
     tags.feed(html)
     assert tags.open == []
     assert tags.bold == sentence  # the quote itself is whole: the citation gave way
+
+
+@pytest.mark.parametrize("filler", ["x", "\"", "é&<"])
+def test_story_notes_and_the_window_line_fit_too(filler: str) -> None:
+    """"Also reported by" lists ten articles whose names escape to six times their length."""
+    sentence = "Le ministre a reçu l'envoyé américain à Bamako."
+    quote = "Avant. " + sentence + " Après. " * 200
+    others = tuple(Citation(filler * 300, "2025-07-2" + str(i % 10), filler * 300, None,
+                            f"o{i}.txt", f"o{i}", "2025-07-23") for i in range(10))
+    p = replace(_passage(quote, 7, sentence), also=others, update_of=others[0])
+    answer = Answer("q", True, "fr", [p] * 3, window=Window(None, None, filler * 5000),
+                    source=filler * 3000, outside_window=True)
+    messages = answer_messages(answer)
+    assert messages and all(len(m) <= TELEGRAM_LIMIT for m in messages)
+    for m in messages:
+        tags = _Tags()
+        tags.feed(m)
+        assert tags.open == []
+    assert "Aussi rapporté par" in messages[-1] and "hors de cette sélection" in messages[-1]
 
 
 def test_an_overlong_quote_keeps_its_bold_sentence() -> None:

@@ -407,3 +407,9 @@ def test_to_json() -> None:
 def test_public_names() -> None:
     assert sorted(timeframe.__all__) == [
         "TimedQuestion", "Window", "find_window", "parse_day", "published_day"]
+
+
+def test_a_range_whose_days_run_backwards_is_no_range() -> None:
+    # Not 10 March to 5 March of the next year: at most the day it ends on.
+    window = find_window("Qu'a-t-il dit du 10 au 5 mars ?", D(2025, 7, 30)).window
+    assert window is None or window.since == window.until == D(2025, 3, 5)

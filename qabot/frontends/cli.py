@@ -142,6 +142,8 @@ def ask(
 
     settings = _settings(ctx)
     filters = Filters(_day(since, "--since"), _day(until, "--until"), source)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise ConfigError(f"--since {since} is after --until {until}: swap them or drop one")
     answer = _open(settings).ask(question, k=k, filters=filters)
     more = f"-k {settings.top_k}"
     if as_json:

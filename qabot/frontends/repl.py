@@ -56,7 +56,8 @@ class _Session:
         self.out = out
         self.stories = stories
         self.filters = Filters()
-        self.last: tuple[str, int] | None = None
+        # The last question, how many of its passages were shown, and the filters it had.
+        self.last: tuple[str, int, Filters] | None = None
 
     def handle(self, line: str, render: Callable[..., object]) -> bool:
         """Run one line; False means quit."""
@@ -70,7 +71,7 @@ class _Session:
         except QabotError as exc:
             self.out(f"error: {exc}")
             return True
-        self.last = (line, len(answer.passages)) if answer.answered else None
+        self.last = (line, len(answer.passages), self.filters) if answer.answered else None
         self.out(render(answer, ":more"))
         return True
 
@@ -78,19 +79,19 @@ class _Session:
         if self.last is None:
             self.out("No answer to add to: :more shows the next passages of the last answer.")
             return
-        question, seen = self.last
+        question, seen, filters = self.last
         if seen >= MAX_PASSAGES:
             self.out(say("no_more", question_language(question)))
             return
         try:
-            answer = self.bot.ask(question, offset=seen, filters=self.filters)
+            answer = self.bot.ask(question, offset=seen, filters=filters)
         except QabotError as exc:
             self.out(f"error: {exc}")
             return
         if not answer.passages:
             self.out(say("no_more", answer.lang))
             return
-        self.last = (question, seen + len(answer.passages))
+        self.last = (question, seen + len(answer.passages), filters)
         self.out(render(answer, "", seen + 1))
 
     def _command(self, line: str, render: Callable[..., object]) -> bool:

@@ -16,6 +16,7 @@ __all__ = ["DenseIndex"]
 HNSW_FROM = 20_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
+HNSW_EF_MAX = 4096  # a filtered walk's widest
 
 
 class DenseIndex:
@@ -81,7 +82,8 @@ class DenseIndex:
             scores, ids = self._index.search(q, n)
         else:
             hnsw = self._hnsw
-            if hnsw and n <= HNSW_FROM and allowed.sum() <= HNSW_FROM:
+            count = int(allowed.sum())
+            if hnsw and n <= HNSW_FROM and count <= HNSW_FROM:
                 # A graph walk that may step on few allowed nodes misses some; a scan of this
                 # many is cheap and exact.
                 ids = np.flatnonzero(allowed)
@@ -90,10 +92,12 @@ class DenseIndex:
                 return ids[top], sims[top]
             bitmap = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+            # The walk visits nodes the filter rejects: widen it as the allowed share shrinks,
+            # so that about as many allowed ones are met as an unfiltered search meets.
+            ef = min(HNSW_EF_MAX, max(n, HNSW_EF_SEARCH * len(allowed) // max(1, count)))
             # (faiss's stubs lack the search parameters' keywords)
-            params = (faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
-                sel=selector, efSearch=max(HNSW_EF_SEARCH, n))
-                if hnsw else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=ef)  # type: ignore[attr-defined]
+                      if hnsw else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
             scores, ids = self._index.search(q, n, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]

@@ -29,14 +29,14 @@ from qabot.index.store import ChunkSpan, DocumentFacts, Store
 from qabot.records import Citation, Story
 from qabot.search.abstain import Reference
 
-__all__ = ["UNDATED", "IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "day_number", "latest_stories",
+__all__ = ["UNDATED", "DocumentTable", "IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "day_number", "latest_stories",
            "open_generation", "open_index", "read_latest", "read_sources", "read_stats"]
 
 _T = TypeVar("_T")
 
 _EPOCH = date(1970, 1, 1)
-#: The day number of an undated article: outside every window.
-UNDATED = -1
+#: The day number of an undated article: outside every window (and no real day's number).
+UNDATED = -(2**40)
 
 
 def day_number(day: str | date | None) -> int:
@@ -84,7 +84,6 @@ class SentenceChunks:
     language: np.ndarray  # by chunk id, an index into `languages`: its document's language
     languages: tuple[str, ...]
     doc: np.ndarray  # by chunk id, its document's row (`DocumentFacts.row`)
-    day: np.ndarray  # by chunk id, its document's publication day (see `search/filters`)
 
     @classmethod
     def from_spans(cls, spans: list[ChunkSpan]) -> SentenceChunks:
@@ -96,12 +95,7 @@ class SentenceChunks:
         codes = {lang: i for i, lang in enumerate(languages)}
         language = np.array([codes[s.lang] for s in spans], dtype=np.uint8)
         doc = np.array([s.doc for s in spans], dtype=np.int64)
-        days: dict[str | None, int] = {}
-        for s in spans:
-            if s.published not in days:
-                days[s.published] = day_number(s.published)
-        day = np.array([days[s.published] for s in spans], dtype=np.int32)
-        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages, doc, day)
+        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages, doc)
 
     def other_language(self, lang: str) -> np.ndarray:
         """By chunk id: whether the chunk's document is in another language than `lang`."""
@@ -119,6 +113,26 @@ class SentenceChunks:
         return found[::-1]
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentTable:
+    """The documents as filters read them: by position, the row chunks name them by, the
+    publication day (`day_number`), and the row whose chunks hold the text (an exact copy's
+    original; else its own)."""
+
+    facts: list[DocumentFacts]
+    row: np.ndarray
+    day: np.ndarray
+    original: np.ndarray
+
+    @classmethod
+    def from_facts(cls, facts: list[DocumentFacts]) -> DocumentTable:
+        rows = {f.doc_id: f.row for f in facts}
+        return cls(facts, np.array([f.row for f in facts], dtype=np.int64),
+                   np.array([day_number(f.published) for f in facts], dtype=np.int64),
+                   np.array([rows.get(f.duplicate_of or f.doc_id, f.row) for f in facts],
+                            dtype=np.int64))
+
+
 @dataclass
 class OpenIndex:
     """A loaded index generation: metadata store, dense and lexical indexes."""
@@ -130,7 +144,7 @@ class OpenIndex:
     lexical: LexicalIndex
     spans: SentenceChunks
     reference: Reference
-    documents: list[DocumentFacts]
+    documents: DocumentTable
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -254,7 +268,7 @@ def _load(gen: Path, settings: Settings) -> OpenIndex:
     _check_size("dense", dense, sentences, "sentences")
     _check_size("lexical", lexical, len(spans.last), "chunks")
     return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense),
-                     store.documents_facts())
+                     DocumentTable.from_facts(store.documents_facts()))
 
 
 def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:

@@ -97,6 +97,7 @@ class DocumentFacts:
     source: str | None
     url: str | None
     duplicate_of: str | None
+    published: str | None
 
 
 class Store:
@@ -204,7 +205,8 @@ class Store:
     def documents_facts(self) -> list[DocumentFacts]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rowid, id, source, url, duplicate_of FROM documents ORDER BY rowid"
+                "SELECT rowid, id, source, url, duplicate_of, published FROM documents "
+                "ORDER BY rowid"
             ).fetchall()
         return [DocumentFacts(*row) for row in rows]
 

@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -164,7 +164,10 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
     removed = [i for i in known if i not in current]
     calibrated = live is not None and live.reference.texts_id == reference_key(*settings.prompts)
-    if live is not None and calibrated and not (added or updated or removed):
+    # Stories were grouped at another threshold: group again (nothing is re-embedded).
+    regroup = live is not None and live.meta.get("duplicate_threshold") != \
+        settings.duplicate_threshold
+    if live is not None and calibrated and not (added or updated or removed or regroup):
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
                             up_to_date=True, path=live.path)
@@ -174,7 +177,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     fresh |= {i for i, f in facts.items()
               if i in current and f.duplicate_of is not None
               and (f.duplicate_of in fresh or f.duplicate_of not in current)}
-    stories = _place_stories(settings, report.documents, fresh, facts, live)
+    stories = _place_stories(settings, report.documents, fresh, facts, live, regroup=regroup)
     prepared: list[PreparedDoc] = []
     embedder = embedder or (embedder_for(settings) if fresh else None)
     for doc in report.documents:
@@ -210,11 +213,14 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
 
 
 def _place_stories(settings: Settings, documents: list[Document], fresh: set[str],
-                   facts: dict[str, StoryFacts], live: OpenIndex | None) -> dict[str, StoryFacts]:
+                   facts: dict[str, StoryFacts], live: OpenIndex | None, *,
+                   regroup: bool = False) -> dict[str, StoryFacts]:
     """Every document's story: unchanged documents keep theirs; each new one is looked up by
-    its band keys among those already placed, oldest first, and joins the story it repeats."""
+    its band keys among those already placed, oldest first, and joins the story it repeats.
+    With `regroup`, every document is placed again (exact copies stay copies of the same
+    original: that does not depend on the threshold)."""
     by_id = {d.id: d for d in documents}
-    kept = {i for i in by_id if i not in fresh}
+    kept = set() if regroup else {i for i in by_id if i not in fresh}
     placed: dict[str, StoryFacts] = {i: facts[i] for i in kept}
     bodies: dict[str, str] = {}  # exact text -> the new document indexed with it
 
@@ -230,11 +236,20 @@ def _place_stories(settings: Settings, documents: list[Document], fresh: set[str
     grouper = Grouper(settings.duplicate_threshold, lookup=lookup,
                       text_of=lambda i: by_id[i].text, exact=exact,
                       story_of=lambda i: placed[i].story)
-    for doc in sorted((by_id[i] for i in fresh), key=lambda d: (d.published or "~", d.id)):
-        look = grouper.place(doc.id, doc.text, doc.body_key)
+    copies: dict[str, str] = {}  # regrouped copy -> its original
+    for doc in sorted((by_id[i] for i in by_id if i not in kept),
+                      key=lambda d: (d.published or "~", d.id)):
+        reused = facts.get(doc.id) if doc.id not in fresh else None
+        if reused is not None and reused.duplicate_of is not None:
+            copies[doc.id] = reused.duplicate_of
+            continue
+        look = grouper.place(doc.id, doc.text, doc.body_key,
+                             f"{doc.id}@{doc.content_hash[:12]}", may_copy=reused is None)
         placed[doc.id] = StoryFacts(look.story, look.duplicate_of, look.signature)
         if look.duplicate_of is None:
             bodies.setdefault(doc.body_key, doc.id)
+    for copy, original in copies.items():
+        placed[copy] = replace(facts[copy], story=placed[original].story)
     return {i: StoryFacts(grouper.story(f.story), f.duplicate_of, f.signature)
             for i, f in placed.items()}
 
@@ -295,6 +310,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc],
             "documents": len(prepared),
             "chunks": len(chunks),
             "sentences": len(vectors),
+            "duplicate_threshold": settings.duplicate_threshold,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
                             "null_gap": round(null_gap(reference, dense), 6)},

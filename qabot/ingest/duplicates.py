@@ -76,7 +76,7 @@ class Grouper:
 
     `lookup(band, key)` lists ids of placed articles sharing a band; `text_of(id)` reads one;
     `exact(body_key)` finds a placed article with the same text. Articles should come oldest
-    first, so that a story is named after its first article."""
+    first, so that a story keeps the name its first article gave it."""
 
     def __init__(self, threshold: float, *, lookup: Callable[[int, bytes], Iterable[str]],
                  text_of: Callable[[str], str], exact: Callable[[str], str | None],
@@ -89,15 +89,18 @@ class Grouper:
         self._pending: dict[tuple[int, bytes], list[str]] = {}
         self._merged: dict[str, str] = {}  # story -> the story it was folded into
 
-    def place(self, doc_id: str, text: str, body_key: str) -> Look:
+    def place(self, doc_id: str, text: str, body_key: str, new_story: str, *,
+              may_copy: bool = True) -> Look:
+        """The article's story: the one it repeats, else `new_story` (a name no story had
+        before: an article edited into another story must not take its old one's name)."""
         grams = shingles(text)
         sig = signature(grams)
         keys = band_keys(sig)
-        original = self._exact(body_key)
+        original = self._exact(body_key) if may_copy else None
         if original is not None:
             look = Look(self.story(self._story_of(original)), original, sig)
         else:
-            look = Look(self._story_for(doc_id, grams, keys), None, sig)
+            look = Look(self._story_for(doc_id, grams, keys) or new_story, None, sig)
         for band, key in enumerate(keys):
             self._pending.setdefault((band, key), []).append(doc_id)
         return look
@@ -108,7 +111,7 @@ class Grouper:
             story = self._merged[story]
         return story
 
-    def _story_for(self, doc_id: str, grams: frozenset[str], keys: list[bytes]) -> str:
+    def _story_for(self, doc_id: str, grams: frozenset[str], keys: list[bytes]) -> str | None:
         candidates: dict[str, None] = {}
         for band, key in enumerate(keys):
             for other in (*self._lookup(band, key), *self._pending.get((band, key), ())):
@@ -120,7 +123,7 @@ class Grouper:
             if share >= self.threshold:
                 matches.append((share, other))
         if not matches:
-            return doc_id
+            return None
         matches.sort(key=lambda m: (-m[0], m[1]))
         story = self.story(self._story_of(matches[0][1]))
         for _, other in matches[1:]:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from qabot.errors import QabotError
+from qabot.errors import QuestionError
 from qabot.index.open import UNDATED, OpenIndex, day_number
 from qabot.index.store import DocumentFacts
 from qabot.records import Citation
@@ -18,10 +18,12 @@ from qabot.timeframe import Window, parse_day
 
 __all__ = ["Filters", "admits", "allowed_chunks", "source_matches", "take_filter_words"]
 
-# `since:2025-07-01`, `until:2025-07-31`, `source:"Le Monde"` (French: depuis:, jusqu'au:).
+# `since:2025-07-01`, `until:2025-07-31`, `source:"Le Monde"` (French: depuis:, jusqu'au:),
+# before the question, the colon against the word: "Quelle source : le ministère ?" is a
+# question, not a filter.
 _FILTER_WORD = re.compile(
-    r"(?<!\S)(?P<key>since|until|source|depuis|jusqu['’]au)\s*:\s*"
-    r"(?:\"(?P<quoted>[^\"]*)\"|«\s*(?P<guillemets>[^»]*?)\s*»|(?P<bare>\S+))",
+    r"\s*(?P<key>since|until|source|depuis|jusqu['’]au):"
+    r"(?:\"(?P<quoted>[^\"]*)\"|«\s*(?P<guillemets>[^»]*?)\s*»|(?P<bare>\S+))(?=\s|$)",
     re.IGNORECASE)
 _KEYS = {"since": "since", "depuis": "since", "until": "until", "source": "source"}
 
@@ -44,55 +46,53 @@ class Filters:
 
 
 def take_filter_words(text: str) -> tuple[Filters, str]:
-    """Filters written in a message (the bot's way to say --since, --until, --source), and
-    the message without them. A day that cannot be read is one QabotError line."""
+    """Filters written at the start of a message (the bot's way to say --since, --until,
+    --source), and the message without them. A day that cannot be read is one line."""
     values: dict[str, str] = {}
-
-    def take(m: re.Match[str]) -> str:
+    at = 0
+    while m := _FILTER_WORD.match(text, at):
         value = next(v for v in (m["quoted"], m["guillemets"], m["bare"]) if v is not None)
         values[_KEYS.get(m["key"].lower(), "until")] = value.strip()
-        return " "
-
-    rest = " ".join(_FILTER_WORD.sub(take, text).split())
+        at = m.end()
+    rest = " ".join(text[at:].split())
     days: dict[str, date | None] = {}
     for key in ("since", "until"):
         value = values.get(key)
         try:
             days[key] = parse_day(value) if value else None
         except ValueError as exc:
-            raise QabotError(f"{key}:{value}: {exc}") from None
+            raise QuestionError(f"{key}:{value}: {exc}") from None
     return Filters(days["since"], days["until"], values.get("source") or None), rest
 
 
 def allowed_chunks(index: OpenIndex, window: Window | None, source: str | None) -> np.ndarray | None:
     """By chunk id, whether the chunk's article is inside the window and from the source;
-    None when nothing restricts the search."""
+    None when nothing restricts the search. An exact copy has no chunks of its own: when it
+    is inside, its original's chunks are (and the quote is cited from the copy, see
+    `stories`)."""
     if window is None and not source:
         return None
-    spans = index.spans
-    mask = np.ones(len(spans.day), dtype=bool)
+    docs = index.documents
+    inside = np.ones(len(docs.row), dtype=bool)
     if window is not None:
-        mask &= spans.day != UNDATED
+        inside &= docs.day != UNDATED
         if window.since is not None:
-            mask &= spans.day >= day_number(window.since)
+            inside &= docs.day >= day_number(window.since)
         if window.until is not None:
-            mask &= spans.day <= day_number(window.until)
+            inside &= docs.day <= day_number(window.until)
     if source:
-        matching = [d for d in index.documents if source_matches(d, source)]
-        # An exact copy has no text of its own indexed: its original's stands for it.
-        ids = {d.duplicate_of or d.doc_id for d in matching}
-        rows = [d.row for d in index.documents if d.doc_id in ids]
-        mask &= np.isin(spans.doc, np.array(rows, dtype=np.int64))
-    return mask
+        inside &= np.fromiter((source_matches(f, source) for f in docs.facts), dtype=bool,
+                              count=len(docs.facts))
+    return np.isin(index.spans.doc, docs.original[inside])
 
 
-def admits(window: Window | None, source: str | None) -> Callable[[Citation], bool] | None:
-    """Whether an article is inside the window and from the source (None: no restriction),
-    for what is cited after retrieval (a story's other articles)."""
+def admits(window: Window | None,
+           source: str | None) -> Callable[[Citation | DocumentFacts], bool] | None:
+    """Whether an article is inside the window and from the source (None: no restriction)."""
     if window is None and not source:
         return None
 
-    def inside(c: Citation) -> bool:
+    def inside(c: Citation | DocumentFacts) -> bool:
         if window is not None and (c.published is None
                                    or not window.contains(date.fromisoformat(c.published))):
             return False
@@ -107,5 +107,8 @@ def source_matches(doc: DocumentFacts | Citation, source: str) -> bool:
     needle = source.casefold().strip()
     if not needle:
         return True
-    host = urlsplit(doc.url).hostname or "" if doc.url else ""
+    try:
+        host = urlsplit(doc.url).hostname or "" if doc.url else ""
+    except ValueError:  # a malformed URL in the corpus ("http://[abc")
+        host = ""
     return needle in (doc.source or "").casefold() or needle in host.casefold()

@@ -54,14 +54,17 @@ def _same_text(a: Passage, b: Passage) -> bool:
 
 def _attribute(p: Passage, members: list[Citation], store: Store, *, first: bool,
                admits: Callable[[Citation], bool] | None) -> Passage:
-    """Cite the oldest article that holds the quote word for word; when none older does and
+    """Cite the oldest article that holds the quote word for word (among those `admits` lets
+    in: when the passage's own article is not, the quote came through a copy that is, and is
+    cited from it); when none older does and
     the first article does not say it in other words either, the quote is news a later
     article added: say it updates the story's first article."""
     core = store.document(p.citation.doc_id).text[p.start:p.end]
     mine = p.citation.published
+    move = admits is not None and not admits(p.citation)
     for member in members:  # oldest first, undated last
-        if (member.doc_id == p.citation.doc_id or not _older(member.published, mine)
-                or (admits is not None and not admits(member))):
+        if (member.doc_id == p.citation.doc_id or (admits is not None and not admits(member))
+                or not (move or _older(member.published, mine))):
             continue
         at = store.document(member.doc_id).text.find(core)
         if at >= 0:

@@ -36,7 +36,7 @@ from telegram.ext import (
 
 from qabot.config import Settings
 from qabot.engine import MAX_PASSAGES, Qabot
-from qabot.errors import QabotError
+from qabot.errors import QabotError, QuestionError
 from qabot.frontends.messages import say, user_language
 from qabot.frontends.telegram.feedback import FeedbackStore
 from qabot.frontends.telegram.format import (
@@ -44,6 +44,7 @@ from qabot.frontends.telegram.format import (
     answer_messages,
     citation_html,
     passage_html,
+    passage_notes,
     stories_messages,
 )
 from qabot.frontends.telegram.limits import Allowlist, RateLimiter
@@ -253,14 +254,18 @@ class TelegramFrontEnd:
             return
         try:
             filters, question = take_filter_words(question)
-        except QabotError as exc:
+        except QuestionError as exc:
             await message.reply_text(f"{exc}. {say('filters_usage', lang)}")
             return
         if not question:
             await message.reply_text(say("ask_usage", lang))
             return
         await context.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-        answer = await asyncio.to_thread(partial(self.qabot.ask, question, filters=filters))
+        try:
+            answer = await asyncio.to_thread(partial(self.qabot.ask, question, filters=filters))
+        except QuestionError as exc:  # the user's to fix (since: after until:): say how
+            await message.reply_text(str(exc))
+            return
         await self._send(message, answer, answer.passages, filters=filters)
 
     async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -431,21 +436,27 @@ class TelegramFrontEnd:
             return
         try:
             filters, question = take_filter_words(question)
-        except QabotError:
+        except QuestionError:
             await query.answer([], cache_time=0, is_personal=True, button=help_button)
             return
         if not question:
             await query.answer([], cache_time=5, is_personal=True, button=help_button)
             return
-        answer = await asyncio.to_thread(partial(self.qabot.ask, question,
-                                                 max(5, self.settings.top_k), filters=filters))
+        try:
+            answer = await asyncio.to_thread(partial(self.qabot.ask, question,
+                                                     max(5, self.settings.top_k),
+                                                     filters=filters))
+        except QuestionError:
+            await query.answer([], cache_time=0, is_personal=True, button=help_button)
+            return
         results = [
             InlineQueryResultArticle(
                 id=hashlib.sha1(_passage_id(p).encode()).hexdigest()[:32],
                 title=p.citation.title[:120],
                 description=" ".join(p.highlight.split()[:24])[:200],
                 input_message_content=InputTextMessageContent(
-                    passage_html(p), parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW),
+                    passage_html(p, notes=passage_notes(answer, p)), parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW),
             )
             for i, p in enumerate(answer.passages)
         ]

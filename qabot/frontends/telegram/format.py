@@ -7,8 +7,8 @@ from html import escape
 from qabot.frontends.messages import also_line, say, scope_line, update_line
 from qabot.records import Answer, Citation, Passage, Story
 
-__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks",
-           "stories_messages"]
+__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "passage_notes",
+           "split_blocks", "stories_messages"]
 
 TELEGRAM_LIMIT = 4096
 # Caps on what a citation may show: a corpus file can hold a title, source or URL of any
@@ -37,7 +37,7 @@ def passage_html(p: Passage, limit: int = TELEGRAM_LIMIT, notes: tuple[str, ...]
     """One quote in a blockquote, its best sentence bold, its citation under it, then `notes`
     in italics; never longer than `limit`. Whatever must go is cut from the quote's edges,
     the bold sentence last."""
-    extra = "".join(f"\n<i>{escape(_clip(n, _NOTE_MAX))}</i>" for n in notes)
+    extra = "".join(f"\n<i>{_escaped_note(n)}</i>" for n in notes)
     cite = f"\n— {citation_html(p.citation)}{extra}"
     if len(cite) > limit // 3:
         cite = f"\n— {citation_html(p.citation, short=True)}{extra}"
@@ -78,13 +78,15 @@ def answer_messages(answer: Answer, passages: list[Passage] | None = None,
     `header`, what it searched first, when the question or filters restricted it."""
     shown = answer.passages if passages is None else passages
     scope = scope_line(answer) if header else None
-    head = [f"<i>{escape(_clip(scope, _NOTE_MAX))}</i>"] if scope else []
+    head = [f"<i>{_escaped_note(scope)}</i>"] if scope else []
     if not answer.answered or not shown:
         return ["\n\n".join([*head, escape(say("no_answer", answer.lang))])]
-    return split_blocks(head + [passage_html(p, notes=_notes(answer, p)) for p in shown])
+    return split_blocks(head + [passage_html(p, notes=passage_notes(answer, p)) for p in shown])
 
 
-def _notes(answer: Answer, p: Passage) -> tuple[str, ...]:
+def passage_notes(answer: Answer, p: Passage) -> tuple[str, ...]:
+    """The lines under a passage's citation: an update's, the story's other articles, and
+    the mark of an answer from outside the window asked for."""
     notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
     if answer.outside_window:
         notes.append(f"({say('outside_mark', answer.lang)})")
@@ -98,10 +100,10 @@ def stories_messages(stories: list[Story], lang: str) -> list[str]:
     blocks = [escape(say("latest", lang, count=len(stories)))]
     for story in stories:
         lines = [f"• {citation_html(story.citation, short=True)}",
-                 escape(_clip(story.first_sentence, _NOTE_MAX))]
+                 _escaped_note(story.first_sentence)]
         also = also_line(story.also, lang)
         if also:
-            lines.append(f"<i>{escape(_clip(also, _NOTE_MAX))}</i>")
+            lines.append(f"<i>{_escaped_note(also)}</i>")
         blocks.append("\n".join(lines))
     return split_blocks(blocks)
 
@@ -120,6 +122,11 @@ def split_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     if current:
         messages.append(current)
     return messages
+
+
+def _escaped_note(text: str) -> str:
+    """A note escaped, then cut to `_NOTE_MAX` (escaping can make a character six)."""
+    return _escaped_within(text, _NOTE_MAX, keep="start")[0]
 
 
 def _clip(text: str, length: int) -> str:
