@@ -113,8 +113,10 @@ def _update(settings: Settings, *, rebuild: bool, quiet: bool) -> None:
     if s.up_to_date:
         typer.echo(f"Index is up to date: {total}{skipped}.")
     else:
+        regrouped = (f", stories regrouped at QABOT_DUPLICATE_THRESHOLD="
+                     f"{settings.duplicate_threshold}" if s.regrouped else "")
         typer.echo(f"Index updated in {s.seconds:.1f} s: {s.added} added, {s.updated} updated, "
-                   f"{s.removed} removed{skipped}; {total} "
+                   f"{s.removed} removed{regrouped}{skipped}; {total} "
                    f"({_plural(s.embedded, 'sentence')} embedded). "
                    f"Index: {settings.index_dir}")
 

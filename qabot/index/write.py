@@ -69,6 +69,7 @@ class IndexSummary:
     embedded: int = 0
     up_to_date: bool = False
     path: Path | None = None
+    regrouped: bool = False  # stories grouped again at a new duplicate threshold
 
 
 @dataclass
@@ -209,7 +210,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     return IndexSummary(
         len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
-        removed=len(removed), embedded=len(passages), path=path)
+        removed=len(removed), embedded=len(passages), path=path, regrouped=regroup)
 
 
 def _place_stories(settings: Settings, documents: list[Document], fresh: set[str],
