@@ -16,6 +16,7 @@ from qabot.config import Settings, load_settings
 from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import QuestionError
+from qabot.frontends.messages import scope_line
 from qabot.index.open import open_index
 from qabot.index.store import DocumentFacts
 from qabot.index.write import build_index
@@ -85,6 +86,9 @@ def test_undated_articles_answer_only_questions_without_a_time(news: Qabot) -> N
     assert plain.window is None and not plain.outside_window
     assert plain.passages[0].citation.path == "barrage-sans-date.txt"
     timed = news.ask(f"{DAM[:-2]} en juillet 2025 ?")
+    assert scope_line(timed) == ("Aucun article publié en juillet 2025 ne répond à cette "
+                                 "question ; voici la meilleure réponse parmi les autres "
+                                 "articles :")  # the words are not said twice
     assert timed.outside_window  # the undated article is outside every window...
     assert timed.passages[0].citation.path == "barrage-sans-date.txt"  # ...but not lost
 

@@ -162,7 +162,7 @@ def scope_line(answer: Answer) -> str | None:
         if when:
             parts.append(say("published_one" if answer.outside_window else "published", lang,
                              when=when))
-        if answer.window.text:
+        if answer.window.text and answer.window.text.casefold() != when.casefold():
             parts.append(say("said", lang, text=answer.window.text).strip())
     if answer.source:
         parts.append(say("from_source", lang, source=answer.source))
