@@ -121,8 +121,8 @@ class Qabot:
                              f"{MAX_PASSAGES} passages")
         filters = filters or Filters()
         if filters.since and filters.until and filters.since > filters.until:
-            raise QuestionError(f"since {filters.since} is after until {filters.until}: no article "
-                             "can be both; swap them or drop one")
+            raise QuestionError(f"since {filters.since} is after until {filters.until}: no "
+                                "article can be both; swap them or drop one")
         timed = find_window(question, self.settings.current_day)
         named = timed.window
         if named is not None and named.empty:
@@ -130,8 +130,8 @@ class Qabot:
         window = filters.window(named)
         if window is not None and window.empty:
             assert named is not None
-            raise QuestionError(f"the question names {named.text!r}, outside the days asked for "
-                             "with since/until: drop one of them")
+            raise QuestionError(f"the question names {named.text!r}, outside the days asked "
+                                "for with since/until: drop one of them")
         explicit = k is not None or offset > 0
         k = min(k or self.settings.top_k, MAX_PASSAGES - offset)
         self.refresh()
