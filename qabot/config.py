@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         DUPLICATE_THRESHOLD, gt=0.0, le=1.0,
         description="Share of the shorter article's 5-word runs found in another, from which "
                     "both are one story (shown once, 'also reported by').")
+    serve_idle_seconds: int = Field(
+        900, ge=0, le=86400,
+        description="A one-shot `qabot ask` starts a server in the background that answers the "
+                    "next ones without loading the model, and leaves after this many idle "
+                    "seconds; 0: never start one.")
     history_file: Path = Field(
         Path("~/.local/state/qabot/history"), description="REPL history across sessions."
     )

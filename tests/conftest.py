@@ -33,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="qabot-tests-"))
     cache = os.environ.get("QABOT_TEST_MODEL_CACHE") or str(run_dir / "model-cache")
     os.environ["QABOT_MODEL_CACHE"] = cache
+    # No `qabot ask` of a test leaves a server behind, unless the test asks for one.
+    os.environ["QABOT_SERVE_IDLE_SECONDS"] = "0"
     os.chdir(run_dir)
     config.stash[_RUN_DIR] = run_dir
 
@@ -59,6 +61,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QABOT_HISTORY_FILE", str(tmp_path / "history"))
     monkeypatch.setenv("QABOT_MODEL_CACHE", str(model_cache))
+    monkeypatch.setenv("QABOT_SERVE_IDLE_SECONDS", "0")
     yield
 
 
@@ -88,6 +91,7 @@ def clean_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
     if "QABOT_MODEL_CACHE" in os.environ:
         env["QABOT_MODEL_CACHE"] = os.environ["QABOT_MODEL_CACHE"]
+    env["QABOT_SERVE_IDLE_SECONDS"] = "0"
     env.update(settings)
     return env
 

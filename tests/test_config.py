@@ -135,7 +135,7 @@ def test_session_fixtures_see_none_of_the_developers_settings(shipped_settings: 
     assert shipped_settings.max_quote_chars == defaults["max_quote_chars"].default
     assert shipped_settings.show_ratio == defaults["show_ratio"].default
     assert not [k for k in os.environ if k.startswith("QABOT_") and
-                k not in ("QABOT_MODEL_CACHE", "QABOT_HISTORY_FILE")
+                k not in ("QABOT_MODEL_CACHE", "QABOT_HISTORY_FILE", "QABOT_SERVE_IDLE_SECONDS")
                 and not k.startswith("QABOT_TEST_")]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,9 +18,11 @@ from qabot.config import Settings, load_settings
 from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
 from qabot.errors import IndexCorruptError
+from qabot.index.generations import sha256_file
 from qabot.index.open import current_generation, open_index
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, clean_env, write
+from tests.test_cli import run as run_cli
 
 MALI = (CORPUS / "000_d5078016723e65e9.txt").read_text(encoding="utf-8")
 
@@ -107,22 +110,64 @@ def test_removing_articles_needs_no_model(tmp_path: Path, embedder: Embedder) ->
     assert all(p.citation.path == "mali.txt" for p in answer.passages)
 
 
-def test_a_damaged_file_is_caught_by_its_checksum(tmp_path: Path, embedder: Embedder) -> None:
+def test_opening_checks_sizes_and_qabot_check_checksums(tmp_path: Path,
+                                                        embedder: Embedder) -> None:
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    env = _env(s)
+    ok = run_cli("check", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith(f"Index {current_generation(s.index_dir)} is sound: ")
+    assert "match their checksums; 1 document, 12 sentences" in ok.stdout
+    gen = current_generation(s.index_dir)
+    assert gen is not None
+    target = next((gen / "lexical").glob("*.npy"))
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte, same size: opening does not read every byte...
+    target.write_bytes(bytes(data))
+    open_index(s).store.close()
+    bad = run_cli("check", env=env)  # ...`qabot check` does
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    assert re.match(rf"qabot: {re.escape(str(target))} is damaged \(its checksum does not "
+                    r"match the manifest\); run `qabot index --rebuild`", bad.stderr)
+    # `qabot index` repairs it: a damaged live index is rebuilt, not reused
+    assert not build_index(s, embedder=embedder).up_to_date
+    assert run_cli("check", env=env).returncode == 0
+    assert "Abdoulaye Diop" in Qabot(s, open_index(s), embedder).ask(
+        "Quel ministre a reçu l'envoyé américain ?").passages[0].quote
+    # A file of another size is caught at opening.
+    gen = current_generation(s.index_dir)
+    assert gen is not None
+    with open(gen / "dense.faiss", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(IndexCorruptError, match=r"dense.faiss is damaged \(\d+ bytes, the "
+                                                r"manifest says \d+\); run `qabot index"):
+        open_index(s)
+
+
+def test_damaged_sqlite_is_caught_by_qabot_check(tmp_path: Path, embedder: Embedder) -> None:
     s = settings_for(tmp_path)
     write(s.corpus_dir / "mali.txt", MALI)
     build_index(s, embedder=embedder)
     gen = current_generation(s.index_dir)
     assert gen is not None
-    target = next((gen / "lexical").glob("*.npy"))
-    data = bytearray(target.read_bytes())
-    data[-1] ^= 0xFF  # one flipped byte, same size
-    target.write_bytes(bytes(data))
-    with pytest.raises(IndexCorruptError, match=r"is damaged .* run `qabot index --rebuild`"):
-        open_index(s)
-    # `qabot index` repairs it: a damaged live index is rebuilt, not reused
-    assert not build_index(s, embedder=embedder).up_to_date
-    assert "Abdoulaye Diop" in Qabot(s, open_index(s), embedder).ask(
-        "Quel ministre a reçu l'envoyé américain ?").passages[0].quote
+    store = gen / "qabot.sqlite"
+    with sqlite3.connect(store) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sentences'"
+                            ).fetchone()[0]
+    conn.close()
+    data = bytearray(store.read_bytes())
+    at = (root - 1) * page
+    data[at + 8:at + page] = b"\xff" * (page - 8)  # the sentences' first page, same size
+    store.write_bytes(bytes(data))
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["files"]["qabot.sqlite"]["sha256"] = sha256_file(store)  # checksums pass...
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    bad = run_cli("check", env=_env(s))  # ...SQLite's own check does not
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+    assert f"{store} is damaged (SQLite: " in bad.stderr
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -293,7 +338,7 @@ def test_a_reader_whose_generation_goes_away_reads_the_current_one(
     first = current_generation(s.index_dir)
     verify = reader.verify
 
-    def two_updates_meanwhile(gen: Path) -> dict[str, object]:
+    def two_updates_meanwhile(gen: Path, checksums: bool = False) -> dict[str, object]:
         # This reader has read CURRENT; before it opens the files, two updates publish.
         if gen == first:
             write(s.corpus_dir / "storm.txt", STORM)
@@ -302,7 +347,7 @@ def test_a_reader_whose_generation_goes_away_reads_the_current_one(
             write(s.corpus_dir / "flood.txt", FLOOD)
             build_index(s, embedder=embedder)
             assert not first.exists()  # …the next one removes it
-        return verify(gen)
+        return verify(gen, checksums=checksums)
 
     monkeypatch.setattr(reader, "verify", two_updates_meanwhile)
     index = open_index(s)

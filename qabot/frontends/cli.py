@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -138,24 +139,35 @@ def ask(
                          "address, any case).")] = None,
 ) -> None:
     """Answer one question and exit. A time the question names ("last week", "en juillet
-    2025") limits the articles searched too."""
-    from qabot.frontends.render import plain_answer, rich_answer
+    2025") limits the articles searched too. A running `qabot serve` answers it when there is
+    one; else it is answered here, and a server is started for the next ones."""
+    settings = _settings(ctx)
+    days = _day(since, "--since"), _day(until, "--until")
+    if days[0] and days[1] and days[0] > days[1]:
+        raise ConfigError(f"--since {since} is after --until {until}: swap them or drop one")
+    fmt = "json" if as_json else "rich" if sys.stdout.isatty() else "plain"
+    from qabot.frontends.server import ask_server, start_server
+
+    reply = ask_server(settings, {
+        "question": question, "k": k, "format": fmt, "source": source,
+        "since": days[0].isoformat() if days[0] else None,
+        "until": days[1].isoformat() if days[1] else None,
+        "width": shutil.get_terminal_size().columns})
+    if reply is not None:
+        if not reply.get("ok"):
+            error = QabotError(str(reply.get("error")))
+            error.exit_code = int(reply.get("exit", 1))
+            raise error
+        sys.stdout.write(str(reply["out"]))
+        return
+    from qabot.frontends.render import answer_output
     from qabot.search.filters import Filters
 
-    settings = _settings(ctx)
-    filters = Filters(_day(since, "--since"), _day(until, "--until"), source)
-    if filters.since and filters.until and filters.since > filters.until:
-        raise ConfigError(f"--since {since} is after --until {until}: swap them or drop one")
-    answer = _open(settings).ask(question, k=k, filters=filters)
-    more = f"-k {settings.top_k}"
-    if as_json:
-        typer.echo(json.dumps(answer.to_json(), ensure_ascii=False))
-    elif sys.stdout.isatty():
-        from rich.console import Console
-
-        Console(highlight=False).print(rich_answer(answer, more))
-    else:
-        typer.echo(plain_answer(answer, more))
+    answer = _open(settings).ask(question, k=k, filters=Filters(*days, source))
+    sys.stdout.write(answer_output(answer, fmt, f"-k {settings.top_k}",
+                                   shutil.get_terminal_size().columns))
+    sys.stdout.flush()
+    start_server(settings)
 
 
 @app.command()
@@ -195,6 +207,18 @@ def _day(value: str | None, option: str) -> date | None:
         return parse_day(value)
     except ValueError as exc:
         raise ConfigError(f"{option} {value!r}: {exc}") from None
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    idle: Annotated[int, typer.Option("--idle", min=0, help="Leave after this many seconds "
+                                                            "without a question (0: never).")] = 0,
+) -> None:
+    """Keep the model loaded and answer `qabot ask` over a Unix socket in the index folder."""
+    from qabot.frontends.server import serve as run_server
+
+    run_server(_settings(ctx), idle)
 
 
 @app.command()
@@ -294,6 +318,17 @@ def stats(
     ]
     for name, value in rows:
         typer.echo(f"{name:<10} {value}")
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Verify the index to the last byte (checksums, SQLite, FAISS); exit 1 on damage."""
+    from qabot.index.open import check_index
+
+    r = check_index(_settings(ctx))
+    typer.echo(f"Index {r.path} is sound: {_plural(r.files, 'file')} ({_size(r.size_bytes)}) "
+               f"match their checksums; {_plural(r.documents, 'document')}, "
+               f"{_plural(r.sentences, 'sentence')}, {_plural(r.chunks, 'chunk')}.")
 
 
 @app.command()

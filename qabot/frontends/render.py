@@ -9,8 +9,8 @@ from rich.text import Text
 from qabot.frontends.messages import also_line, say, scope_line, update_line
 from qabot.records import Answer, Citation, Passage, Story
 
-__all__ = ["citation_line", "held_back_note", "plain_answer", "plain_stories", "rich_answer",
-           "rich_stories"]
+__all__ = ["answer_output", "citation_line", "held_back_note", "plain_answer", "plain_stories",
+           "rich_answer", "rich_stories"]
 
 
 def citation_line(c: Citation) -> str:
@@ -19,6 +19,25 @@ def citation_line(c: Citation) -> str:
     parts += [p for p in (c.date, c.source) if p]
     parts.append(c.url or c.path)
     return " — ".join(parts)
+
+
+def answer_output(answer: Answer, fmt: str, more: str, width: int = 80) -> str:
+    """What `qabot ask` prints: "json" (one object), "rich" (a terminal's colours, `width`
+    wide) or "plain", with its final newline."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(answer.to_json(), ensure_ascii=False) + "\n"
+    if fmt == "rich":
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        Console(file=buffer, force_terminal=True, width=width, highlight=False).print(
+            rich_answer(answer, more))
+        return buffer.getvalue()
+    return plain_answer(answer, more) + "\n"
 
 
 def plain_answer(answer: Answer, more: str = "", start: int = 1) -> str:

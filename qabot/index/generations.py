@@ -81,6 +81,11 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     final = index_dir / f"{_GEN}{time.time_ns()}"
     building.rename(final)
     fsync_dir(index_dir)
+    try:
+        verify(final, checksums=True)  # read back as written, before anyone is sent to it
+    except IndexCorruptError:
+        shutil.rmtree(final, ignore_errors=True)
+        raise
     write_durably(index_dir / f".{CURRENT}.tmp", final.name + "\n")
     os.replace(index_dir / f".{CURRENT}.tmp", index_dir / CURRENT)
     fsync_dir(index_dir)
@@ -100,8 +105,11 @@ def sync_files(folder: Path) -> dict[str, int]:
     return sizes
 
 
-def verify(gen: Path) -> dict[str, Any]:
-    """The generation's manifest, once every file matches its recorded size and checksum."""
+def verify(gen: Path, *, checksums: bool = False) -> dict[str, Any]:
+    """The generation's manifest, once every file has its recorded size and, with
+    `checksums`, its recorded SHA-256. Opening an index checks sizes only (hashing every file
+    would cost a read of the whole index on every start); writes, the writer's reuse of the
+    live generation and `qabot check` check everything."""
     fix = "run `qabot index --rebuild`"
     try:
         manifest = json.loads((gen / MANIFEST).read_text())
@@ -114,7 +122,10 @@ def verify(gen: Path) -> dict[str, Any]:
             size = path.stat().st_size
         except FileNotFoundError:
             raise IndexCorruptError(f"{path} is missing from the index; {fix}") from None
-        if size != expected["size"] or sha256_file(path) != expected["sha256"]:
+        if size != expected["size"]:
+            raise IndexCorruptError(f"{path} is damaged ({size} bytes, the manifest says "
+                                    f"{expected['size']}); {fix}")
+        if checksums and sha256_file(path) != expected["sha256"]:
             raise IndexCorruptError(
                 f"{path} is damaged (its checksum does not match the manifest); {fix}")
     return dict(manifest)

@@ -29,8 +29,23 @@ from qabot.index.store import ChunkSpan, DocumentFacts, Store
 from qabot.records import Citation, Story
 from qabot.search.abstain import Reference
 
-__all__ = ["UNDATED", "DocumentTable", "IndexStats", "OpenIndex", "SentenceChunks", "current_generation", "day_number", "latest_stories",
-           "open_generation", "open_index", "read_latest", "read_sources", "read_stats"]
+__all__ = [
+    "UNDATED",
+    "CheckReport",
+    "DocumentTable",
+    "IndexStats",
+    "OpenIndex",
+    "SentenceChunks",
+    "check_index",
+    "current_generation",
+    "day_number",
+    "latest_stories",
+    "open_generation",
+    "open_index",
+    "read_latest",
+    "read_sources",
+    "read_stats",
+]
 
 _T = TypeVar("_T")
 
@@ -229,6 +244,51 @@ def _open_store(gen: Path) -> tuple[Store, dict[str, Any]]:
             f"cannot read {gen / STORE} ({exc}); run `qabot index --rebuild`") from None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What `qabot check` found in a sound index."""
+
+    path: Path
+    files: int
+    size_bytes: int
+    documents: int
+    sentences: int
+    chunks: int
+
+
+def check_index(settings: Settings) -> CheckReport:
+    """Verify the live generation to the last byte: every file's size and SHA-256 against the
+    manifest, SQLite's own integrity check, and that the dense and lexical indexes load and
+    hold what the store lists. Damage raises IndexCorruptError naming the file and the fix."""
+
+    def check(gen: Path) -> CheckReport:
+        manifest = verify(gen, checksums=True)
+        store, meta = _open_store(gen)
+        try:
+            result = store.integrity()
+        except sqlite3.DatabaseError as exc:
+            result = str(exc)
+        finally:
+            store.close()
+        if result != "ok":
+            # SQLite lists every damaged cell, a line each: the first says enough.
+            lines = [x.strip() for x in result.splitlines()
+                     if x.strip() and "***" not in x] or [result.strip()]
+            more = f", and {len(lines) - 1} more" if len(lines) > 1 else ""
+            raise IndexCorruptError(f"{gen / STORE} is damaged (SQLite: {lines[0]}{more}); "
+                                    "run `qabot index --rebuild`")
+        index = _load(gen, settings)
+        index.store.close()
+        files = manifest["files"]
+        return CheckReport(gen, len(files), sum(int(f["size"]) for f in files.values()),
+                           int(meta["documents"]), len(index.dense), int(meta["chunks"]))
+
+    found = _read_current(settings, check)
+    if found is None:
+        raise _no_index(settings)
+    return found
+
+
 def open_index(settings: Settings) -> OpenIndex:
     """Load the live generation, refusing one that is damaged or built with another model."""
     index = open_generation(settings)
@@ -237,13 +297,14 @@ def open_index(settings: Settings) -> OpenIndex:
     return index
 
 
-def open_generation(settings: Settings) -> OpenIndex | None:
-    """Like `open_index`, but None when no generation was ever published."""
-    return _read_current(settings, lambda gen: _load(gen, settings))
+def open_generation(settings: Settings, *, checksums: bool = False) -> OpenIndex | None:
+    """Like `open_index`, but None when no generation was ever published; with `checksums`,
+    every file's SHA-256 is checked too (see `verify`)."""
+    return _read_current(settings, lambda gen: _load(gen, settings, checksums))
 
 
-def _load(gen: Path, settings: Settings) -> OpenIndex:
-    manifest = verify(gen)
+def _load(gen: Path, settings: Settings, checksums: bool = False) -> OpenIndex:
+    manifest = verify(gen, checksums=checksums)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index in {settings.index_dir} has format {manifest.get('format_version')}, "

@@ -311,6 +311,11 @@ class Store:
                 f"SELECT {_CITATION} FROM documents ORDER BY title, id").fetchall()
         return [Citation(*row) for row in rows]
 
+    def integrity(self) -> str:
+        """SQLite's own check of the file: "ok", or what is wrong."""
+        with self._lock:
+            return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
     def count(self, table: str) -> int:
         if table not in {"documents", "chunks", "sentences"}:
             raise ValueError(table)

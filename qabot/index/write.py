@@ -258,7 +258,8 @@ def _place_stories(settings: Settings, documents: list[Document], fresh: set[str
 def _live_index(settings: Settings) -> OpenIndex | None:
     """The live generation when its chunks and vectors can be reused, else None (rebuild)."""
     try:
-        live = open_generation(settings)
+        # Checked to the last byte: what is reused here is copied into the next generation.
+        live = open_generation(settings, checksums=True)
     except QabotError as exc:
         log.info("rebuilding the index: %s", exc)
         return None
