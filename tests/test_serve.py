@@ -96,3 +96,12 @@ def test_a_first_ask_starts_a_server_that_leaves_when_idle(env: dict[str, str]) 
     assert "answered by the server" in second.stderr and second.stdout == first.stdout
     wait_for(lambda: not sock.exists(), timeout=60)  # idle for 8 s: gone
     assert not [p for p in os.listdir(env["QABOT_INDEX_DIR"]) if p.endswith(".sock")]
+
+
+def test_an_index_folder_too_deep_for_a_socket_is_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120) / "index"
+    out = subprocess.run([sys.executable, "-m", "qabot", "serve"], text=True, timeout=120,
+                         env=clean_env(QABOT_INDEX_DIR=str(deep)), capture_output=True,
+                         check=False)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "too long for a Unix socket: use a shorter QABOT_INDEX_DIR" in out.stderr

@@ -82,7 +82,7 @@ def ask_server(settings: Settings, request: dict[str, Any]) -> dict[str, Any] | 
 def start_server(settings: Settings) -> None:
     """Start `qabot serve` in the background, detached, with this process's environment and
     folder (so the same settings); it exits when idle."""
-    if settings.serve_idle_seconds <= 0:
+    if settings.serve_idle_seconds <= 0 or not _bindable(socket_path(settings)):
         return
     subprocess.Popen(
         [sys.executable, "-m", "qabot", "serve", "--idle", str(settings.serve_idle_seconds)],
@@ -94,6 +94,9 @@ def serve(settings: Settings, idle_seconds: float, *, quiet: bool = False) -> No
     """Answer on the socket until `idle_seconds` pass without a question (0: never)."""
     from qabot.engine import Qabot
 
+    if not _bindable(socket_path(settings)):
+        raise QabotError(f"the socket path {socket_path(settings)} is too long for a Unix "
+                         "socket: use a shorter QABOT_INDEX_DIR")
     with _only_server(settings):
         bot = Qabot.open(settings)
         bot.warm_up()
@@ -183,6 +186,11 @@ def _listening(path: Path) -> Iterator[socket.socket]:
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _bindable(path: Path) -> bool:
+    """Whether a Unix socket can live at `path` (their names hold at most 107 bytes)."""
+    return len(os.fsencode(path)) < 108
 
 
 def _read_line(conn: socket.socket) -> bytes:
