@@ -76,22 +76,18 @@ def test_the_server_answers_exactly_as_in_process(env: dict[str, str], bot: Qabo
         proc.wait()
 
 
-def test_a_stale_socket_never_fails_a_question(env: dict[str, str]) -> None:
-    path = Path(env["QABOT_INDEX_DIR"]) / "qabot.sock"
-    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    dead.bind(str(path))  # a killed server's socket: the file is there, nobody listens
-    dead.close()
-    out = ask(env, QUESTION)
-    assert out.returncode == 0, out.stderr
-    assert "Abdoulaye Diop" in out.stdout and "no answer from" in out.stderr
-
-
-def test_a_first_ask_starts_a_server_that_leaves_when_idle(env: dict[str, str]) -> None:
+def test_a_first_ask_starts_a_server_that_replaces_a_stale_socket_and_leaves_when_idle(
+        env: dict[str, str]) -> None:
     env = {**env, "QABOT_SERVE_IDLE_SECONDS": "8"}
     sock = Path(env["QABOT_INDEX_DIR"]) / "qabot.sock"
-    first = ask(env, QUESTION)
-    assert first.returncode == 0 and "answered by the server" not in first.stderr
-    wait_for(sock.exists)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(sock))  # a killed server's socket: the file is there, nobody listens
+    dead.close()
+    stale = sock.stat().st_ino
+    first = ask(env, QUESTION)  # never fails for it: answered here
+    assert first.returncode == 0, first.stderr
+    assert "Abdoulaye Diop" in first.stdout and "no answer from" in first.stderr
+    wait_for(lambda: sock.exists() and sock.stat().st_ino != stale)
     second = ask(env, QUESTION)
     assert "answered by the server" in second.stderr and second.stdout == first.stdout
     wait_for(lambda: not sock.exists(), timeout=60)  # idle for 8 s: gone
