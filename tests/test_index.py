@@ -156,10 +156,8 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 
 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
-    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr", 1, None),
-                                       ChunkSpan(1, 2, 4, "fr", 1, None),
-                                       ChunkSpan(2, 4, 6, "en", 2, "2025-07-22"),
-                                       ChunkSpan(3, 7, 7, "en", 3, None)])
+    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr", 1), ChunkSpan(1, 2, 4, "fr", 1),
+                                       ChunkSpan(2, 4, 6, "en", 2), ChunkSpan(3, 7, 7, "en", 3)])
     assert spans.other_language("fr").tolist() == [False, False, True, True]
     assert spans.other_language("de").tolist() == [True] * 4
     assert spans.chunks_of(0) == [0]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qabot.records import Answer, Citation, Passage
 
-__all__ = ["also_line", "say", "scope_line", "terminal_language", "update_line",
+__all__ = ["also_line", "passage_notes", "say", "scope_line", "terminal_language", "update_line",
            "user_language"]
 
 _MESSAGES: dict[str, dict[str, str]] = {
@@ -168,6 +168,15 @@ def scope_line(answer: Answer) -> str | None:
         parts.append(say("from_source", lang, source=answer.source))
     scope = " ".join(parts)
     return say("outside" if answer.outside_window else "searched", lang, scope=scope)
+
+
+def passage_notes(answer: Answer, p: Passage) -> tuple[str, ...]:
+    """The lines under a passage's citation: an update's, the story's other articles, and
+    the mark of an answer from outside the window asked for."""
+    notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
+    if answer.outside_window:
+        notes.append(f"({say('outside_mark', answer.lang)})")
+    return tuple(n for n in notes if n)
 
 
 def also_line(others: tuple[Citation, ...], lang: str) -> str | None:

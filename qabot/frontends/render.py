@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from qabot.frontends.messages import also_line, say, scope_line, update_line
+from qabot.frontends.messages import also_line, passage_notes, say, scope_line
 from qabot.records import Answer, Citation, Passage, Story
 
 __all__ = ["answer_output", "citation_line", "held_back_note", "plain_answer", "plain_stories",
@@ -50,7 +50,7 @@ def plain_answer(answer: Answer, more: str = "", start: int = 1) -> str:
     for i, p in enumerate(answer.passages, start=start):
         lines = [f"[{i}] {p.quote}",
                  f"    — {citation_line(p.citation)} (score {p.score:.2f})"]
-        lines += [f"    {x}" for x in _notes(answer, p) if x]
+        lines += [f"    {x}" for x in passage_notes(answer, p)]
         blocks.append("\n".join(lines))
     if answer.held_back and more:
         blocks.append(held_back_note(answer, more))
@@ -66,7 +66,7 @@ def rich_answer(answer: Answer, more: str = "", start: int = 1) -> Group:
                      Text(say("no_answer_hint", answer.lang), style="dim"))
     items: list[Padding | Text] = [Padding(h, (0, 0, 1, 0)) for h in head] if start == 1 else []
     for i, p in enumerate(answer.passages, start=start):
-        items.append(Padding(_quote(i, p, _notes(answer, p)), (0, 0, 1, 0)))
+        items.append(Padding(_quote(i, p, passage_notes(answer, p)), (0, 0, 1, 0)))
     if answer.held_back and more:
         items.append(Text(held_back_note(answer, more), style="dim"))
     return Group(*items)
@@ -75,15 +75,6 @@ def rich_answer(answer: Answer, more: str = "", start: int = 1) -> Group:
 def held_back_note(answer: Answer, how: str) -> str:
     """'2 weaker passage(s) not shown: -k 3.'"""
     return say("held_back", answer.lang, count=answer.held_back, how=how)
-
-
-def _notes(answer: Answer, p: Passage) -> list[str]:
-    """The lines under a citation: an update's, the story's other articles, and the mark of
-    an answer from outside the window asked for."""
-    notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
-    if answer.outside_window:
-        notes.append(f"({say('outside_mark', answer.lang)})")
-    return [n for n in notes if n]
 
 
 def plain_stories(stories: list[Story], lang: str) -> str:
@@ -119,7 +110,7 @@ def rich_stories(stories: list[Story], lang: str) -> Group:
     return Group(*items)
 
 
-def _quote(number: int, p: Passage, notes: list[str]) -> Group:
+def _quote(number: int, p: Passage, notes: tuple[str, ...]) -> Group:
     text = Text()
     text.append(f"{number}. ", style="bold cyan")
     before = p.quote[: p.highlight_at]

@@ -68,15 +68,14 @@ class StoredChunk:
 
 @dataclass(frozen=True, slots=True)
 class ChunkSpan:
-    """A chunk's sentences as dense ids (the vectors' keys), its document's language, and the
-    document (by its row in `documents_facts`) with its publication day."""
+    """A chunk's sentences as dense ids (the vectors' keys), its document's language, and its
+    document (by its row in `documents_facts`)."""
 
     chunk_id: int
     first: int
     last: int
     lang: str
     doc: int
-    published: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +197,7 @@ class Store:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang, "
-                "d.rowid, d.published "
+                "d.rowid "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
         return [ChunkSpan(*row) for row in rows]
 

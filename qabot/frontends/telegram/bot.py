@@ -37,14 +37,13 @@ from telegram.ext import (
 from qabot.config import Settings
 from qabot.engine import MAX_PASSAGES, Qabot
 from qabot.errors import QabotError, QuestionError
-from qabot.frontends.messages import say, user_language
+from qabot.frontends.messages import passage_notes, say, user_language
 from qabot.frontends.telegram.feedback import FeedbackStore
 from qabot.frontends.telegram.format import (
     TELEGRAM_LIMIT,
     answer_messages,
     citation_html,
     passage_html,
-    passage_notes,
     stories_messages,
 )
 from qabot.frontends.telegram.limits import Allowlist, RateLimiter

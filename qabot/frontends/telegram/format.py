@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-from qabot.frontends.messages import also_line, say, scope_line, update_line
+from qabot.frontends.messages import also_line, passage_notes, say, scope_line
 from qabot.records import Answer, Citation, Passage, Story
 
-__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "passage_notes",
-           "split_blocks", "stories_messages"]
+__all__ = ["TELEGRAM_LIMIT", "answer_messages", "citation_html", "passage_html", "split_blocks",
+           "stories_messages"]
 
 TELEGRAM_LIMIT = 4096
 # Caps on what a citation may show: a corpus file can hold a title, source or URL of any
@@ -82,15 +82,6 @@ def answer_messages(answer: Answer, passages: list[Passage] | None = None,
     if not answer.answered or not shown:
         return ["\n\n".join([*head, escape(say("no_answer", answer.lang))])]
     return split_blocks(head + [passage_html(p, notes=passage_notes(answer, p)) for p in shown])
-
-
-def passage_notes(answer: Answer, p: Passage) -> tuple[str, ...]:
-    """The lines under a passage's citation: an update's, the story's other articles, and
-    the mark of an answer from outside the window asked for."""
-    notes = [update_line(p, answer.lang), also_line(p.also, answer.lang)]
-    if answer.outside_window:
-        notes.append(f"({say('outside_mark', answer.lang)})")
-    return tuple(n for n in notes if n)
 
 
 def stories_messages(stories: list[Story], lang: str) -> list[str]:
