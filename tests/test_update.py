@@ -120,9 +120,8 @@ def test_opening_checks_sizes_and_qabot_check_checksums(tmp_path: Path,
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"Index {current_generation(s.index_dir)} is sound: ")
     assert "match their checksums; 1 document, 12 sentences" in ok.stdout
-    gen = current_generation(s.index_dir)
-    assert gen is not None
-    target = next((gen / "lexical").glob("*.npy"))
+    segment = live_segment(s)
+    target = segment / "lexical" / "tf.npy"
     data = bytearray(target.read_bytes())
     data[-1] ^= 0xFF  # one flipped byte, same size: opening does not read every byte...
     target.write_bytes(bytes(data))
@@ -131,15 +130,17 @@ def test_opening_checks_sizes_and_qabot_check_checksums(tmp_path: Path,
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
     assert re.match(rf"qabot: {re.escape(str(target))} is damaged \(its checksum does not "
                     r"match the manifest\); run `qabot index --rebuild`", bad.stderr)
-    # `qabot index` repairs it: a damaged live index is rebuilt, not reused
-    assert not build_index(s, embedder=embedder).up_to_date
+    # `qabot index` reads sizes only (a full read of a large index on every update would cost
+    # more than the update): the damage stays until the fix `qabot check` gave is run.
+    assert build_index(s, embedder=embedder).up_to_date
+    assert run_cli("check", env=env).returncode == 1
+    assert not build_index(s, embedder=embedder, rebuild=True).up_to_date
     assert run_cli("check", env=env).returncode == 0
     assert "Abdoulaye Diop" in Qabot(s, open_index(s), embedder).ask(
         "Quel ministre a reçu l'envoyé américain ?").passages[0].quote
     # A file of another size is caught at opening.
-    gen = current_generation(s.index_dir)
-    assert gen is not None
-    with open(gen / "dense.faiss", "ab") as fh:
+    segment = live_segment(s)
+    with open(segment / "dense" / "dense.faiss", "ab") as fh:
         fh.write(b"\0")
     with pytest.raises(IndexCorruptError, match=r"dense.faiss is damaged \(\d+ bytes, the "
                                                 r"manifest says \d+\); run `qabot index"):
@@ -150,9 +151,8 @@ def test_damaged_sqlite_is_caught_by_qabot_check(tmp_path: Path, embedder: Embed
     s = settings_for(tmp_path)
     write(s.corpus_dir / "mali.txt", MALI)
     build_index(s, embedder=embedder)
-    gen = current_generation(s.index_dir)
-    assert gen is not None
-    store = gen / "qabot.sqlite"
+    segment = live_segment(s)
+    store = segment / "qabot.sqlite"
     with sqlite3.connect(store) as conn:
         page = conn.execute("PRAGMA page_size").fetchone()[0]
         root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sentences'"
@@ -162,12 +162,20 @@ def test_damaged_sqlite_is_caught_by_qabot_check(tmp_path: Path, embedder: Embed
     at = (root - 1) * page
     data[at + 8:at + page] = b"\xff" * (page - 8)  # the sentences' first page, same size
     store.write_bytes(bytes(data))
-    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest = json.loads((segment / "manifest.json").read_text())
     manifest["files"]["qabot.sqlite"]["sha256"] = sha256_file(store)  # checksums pass...
-    (gen / "manifest.json").write_text(json.dumps(manifest))
+    (segment / "manifest.json").write_text(json.dumps(manifest))
     bad = run_cli("check", env=_env(s))  # ...SQLite's own check does not
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
     assert f"{store} is damaged (SQLite: " in bad.stderr
+
+
+def live_segment(settings: Settings) -> Path:
+    """The folder of the live generation's only segment."""
+    gen = current_generation(settings.index_dir)
+    assert gen is not None
+    (segment,) = json.loads((gen / "manifest.json").read_text())["segments"]
+    return settings.index_dir / "segments" / segment["name"]
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -1,9 +1,13 @@
 """Index generations on disk: one writer at a time, checksummed manifests, atomic switches.
 
-An index dir holds generation folders (`gen-<time>`) and a file CURRENT naming the live one. A
-new generation is written beside the old one under a temporary name, fsynced, renamed, and only
-then does CURRENT change (write, fsync, rename); the generation before the old one is removed
-last. A process killed at any point leaves CURRENT naming a complete generation.
+An index dir holds segment folders (`segments/seg-<time>`: the documents of one update or one
+merge, their vectors and their terms, never changed once written), generation folders
+(`gen-<time>`: which segments make the index, which of their documents are deleted, the
+calibration) and a file CURRENT naming the live generation. Segments and generations are each
+written under a temporary name, fsynced, renamed; only then does CURRENT change (write, fsync,
+rename). Generations before the one replaced are removed last, and segments that no generation
+left names after them. A process killed at any point leaves CURRENT naming a complete
+generation whose segments are all there.
 """
 
 from __future__ import annotations
@@ -22,17 +26,23 @@ from typing import Any
 
 from qabot.errors import IndexBusyError, IndexCorruptError
 
-__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "STORE",
-           "current_generation", "fsync_dir", "new_building_dir", "publish",
-           "sha256_file", "sync_files", "verify", "write_durably", "writer_lock"]
+__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "GEN_META", "LEXICAL", "MANIFEST",
+           "SEGMENTS", "STORE", "STORIES", "TOMBSTONES", "current_generation", "fsync_dir", "new_building_dir",
+           "publish", "seal_segment", "segment_dir", "sha256_file", "sync_files", "verify",
+           "verify_segment", "write_durably", "writer_lock"]
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 # What a generation holds. FORMAT_VERSION changes whenever these files' layout does.
-FORMAT_VERSION = 5
-STORE, DENSE, LEXICAL, CALIBRATION = "qabot.sqlite", "dense.faiss", "lexical", "calibration.npy"
+FORMAT_VERSION = 6
+# A segment's files (its dense index is two: see `dense`), and a generation's.
+STORE, DENSE, LEXICAL = "qabot.sqlite", "dense", "lexical"
+CALIBRATION, GEN_META = "calibration.npy", "meta.json"
+TOMBSTONES, STORIES = "tombstones.json", "stories.json"  # deleted documents; renamed stories
+SEGMENTS = "segments"
 _BUILDING = ".building-"
 _GEN = "gen-"
+_SEG = "seg-"
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -64,15 +74,42 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def new_building_dir(index_dir: Path) -> Path:
-    """A private folder to write the next generation into (call under `writer_lock`)."""
-    return Path(tempfile.mkdtemp(prefix=_BUILDING, dir=index_dir))
+def new_building_dir(index_dir: Path, *, segment: bool = False) -> Path:
+    """A private folder to write the next generation (or a new segment) into (call under
+    `writer_lock`)."""
+    parent = Path(index_dir) / SEGMENTS if segment else Path(index_dir)
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=_BUILDING, dir=parent))
 
 
-def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
+def segment_dir(index_dir: Path, name: str) -> Path:
+    return Path(index_dir) / SEGMENTS / name
+
+
+def seal_segment(index_dir: Path, building: Path, counts: dict[str, int]) -> str:
+    """Checksum, fsync and rename a written segment; its name. It belongs to no generation
+    until one that names it is published (a crash before that leaves it to be collected)."""
+    files = {name: {"size": size, "sha256": sha256_file(building / name)}
+             for name, size in sync_files(building).items()}
+    write_durably(building / MANIFEST, json.dumps({**counts, "files": files}, indent=1))
+    name = f"{_SEG}{time.time_ns()}"
+    building.rename(segment_dir(index_dir, name))
+    fsync_dir(Path(index_dir) / SEGMENTS)
+    return name
+
+
+def verify_segment(index_dir: Path, name: str, *, checksums: bool = False) -> dict[str, Any]:
+    """A segment's manifest (its counts), once its files pass `verify`'s checks."""
+    return _verify_files(segment_dir(index_dir, name), checksums)
+
+
+def publish(index_dir: Path, building: Path, manifest: dict[str, Any],
+            fresh: set[str] | frozenset[str] = frozenset()) -> Path:
     """Checksum, fsync and rename `building`, make it CURRENT, then drop the generations
     before the one it replaces: that one stays until the next update, so that a reader still
-    loading it finishes (and one that loses it anyway reads CURRENT again)."""
+    loading it finishes (and one that loses it anyway reads CURRENT again). The segments it
+    names must be sealed; those in `fresh` (written by this update) are read back to the last
+    byte first, the others were when they were written."""
     index_dir = Path(index_dir)
     previous = current_generation(index_dir)
     files = {name: {"size": size, "sha256": sha256_file(building / name)}
@@ -82,7 +119,10 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     building.rename(final)
     fsync_dir(index_dir)
     try:
-        verify(final, checksums=True)  # read back as written, before anyone is sent to it
+        # Read back as written, before anyone is sent to it.
+        _verify_files(final, checksums=True)
+        for seg in manifest["segments"]:
+            verify_segment(index_dir, seg["name"], checksums=seg["name"] in fresh)
     except IndexCorruptError:
         shutil.rmtree(final, ignore_errors=True)
         raise
@@ -92,7 +132,27 @@ def publish(index_dir: Path, building: Path, manifest: dict[str, Any]) -> Path:
     for old in index_dir.iterdir():
         if old.is_dir() and old.name.startswith(_GEN) and old not in (final, previous):
             shutil.rmtree(old, ignore_errors=True)
+    _collect_segments(index_dir)
     return final
+
+
+def _collect_segments(index_dir: Path) -> None:
+    """Remove the segments no generation on disk names (merged away, or written by an update
+    that died before publishing). Called under `writer_lock`, after generations are pruned."""
+    folder = index_dir / SEGMENTS
+    if not folder.is_dir():
+        return
+    named: set[str] = set()
+    for gen in index_dir.iterdir():
+        if gen.is_dir() and gen.name.startswith(_GEN):
+            try:
+                named.update(s["name"] for s in
+                             json.loads((gen / MANIFEST).read_text())["segments"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return  # an unreadable generation: keep everything rather than guess
+    for seg in folder.iterdir():
+        if seg.is_dir() and seg.name.startswith(_SEG) and seg.name not in named:
+            shutil.rmtree(seg, ignore_errors=True)
 
 
 def sync_files(folder: Path) -> dict[str, int]:
@@ -106,18 +166,30 @@ def sync_files(folder: Path) -> dict[str, int]:
 
 
 def verify(gen: Path, *, checksums: bool = False) -> dict[str, Any]:
-    """The generation's manifest, once every file has its recorded size and, with
-    `checksums`, its recorded SHA-256. Opening an index checks sizes only (hashing every file
-    would cost a read of the whole index on every start); writes, the writer's reuse of the
-    live generation and `qabot check` check everything."""
+    """The generation's manifest, once every file of it and of its segments has its recorded
+    size and, with `checksums`, its recorded SHA-256. Opening an index checks sizes only
+    (hashing every file would cost a read of the whole index on every start); writes, merges
+    (of what they copy) and `qabot check` check everything."""
+    manifest = _verify_files(gen, checksums)
+    try:
+        names = [str(s["name"]) for s in manifest["segments"]]
+    except (KeyError, TypeError):
+        raise IndexCorruptError(f"the index in {gen} has no readable manifest; "
+                                "run `qabot index --rebuild`") from None
+    for name in names:
+        verify_segment(gen.parent, name, checksums=checksums)
+    return manifest
+
+
+def _verify_files(folder: Path, checksums: bool) -> dict[str, Any]:
     fix = "run `qabot index --rebuild`"
     try:
-        manifest = json.loads((gen / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
         files = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise IndexCorruptError(f"the index in {gen} has no readable manifest; {fix}") from None
+        raise IndexCorruptError(f"the index in {folder} has no readable manifest; {fix}") from None
     for name, expected in files.items():
-        path = gen / name
+        path = folder / name
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -133,9 +205,12 @@ def verify(gen: Path, *, checksums: bool = False) -> dict[str, Any]:
 
 def _remove_leftovers(index_dir: Path) -> None:
     """Folders of builds that died before publishing (safe: we hold the writer lock)."""
-    for path in index_dir.iterdir():
-        if path.is_dir() and path.name.startswith(_BUILDING):
-            shutil.rmtree(path, ignore_errors=True)
+    for parent in (index_dir, index_dir / SEGMENTS):
+        if not parent.is_dir():
+            continue
+        for path in parent.iterdir():
+            if path.is_dir() and path.name.startswith(_BUILDING):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def sha256_file(path: Path) -> str:

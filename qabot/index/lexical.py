@@ -1,7 +1,19 @@
-"""Lexical index: BM25 (bm25s) over analyzed chunk terms, with scores normalized to [0, 1)."""
+"""Lexical index: BM25 over analyzed chunk terms, with statistics exact across segments.
+
+Each segment stores its postings (for each term, the chunks holding it and how often) and its
+chunks' lengths; nothing that depends on the rest of the corpus. The number of chunks, each
+term's document frequency and the average length are counted over all the live chunks of a
+generation when it is opened (`LexicalSet`), so a chunk scores exactly as it would in an index
+rebuilt from scratch, however the corpus was split into segments and whatever was deleted.
+
+Why not bm25s (which built the index before segments): it bakes idf and the average length
+into the scores it stores, so a segment's scores would drift from the corpus's as others are
+added. The formula is the same (Lucene's), as are K1 and B.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,69 +22,148 @@ import numpy as np
 
 from qabot.errors import IndexCorruptError
 
-__all__ = ["K1", "LexicalIndex"]
+__all__ = ["K1", "LexicalIndex", "LexicalSet"]
 
 # Tuned on PIAF dev (chunk@1 0.661 -> 0.684 against bm25s's 1.5 / 0.75): chunks are short, so
 # their length says little. A term seen once in a chunk of average length scores idf / (1 + K1).
 K1 = 1.2
 B = 0.5
+_FILES = ("vocab.json", "indptr.npy", "chunks.npy", "tf.npy", "lengths.npy")
 
 
 class LexicalIndex:
-    """BM25 (Lucene variant) whose rows are chunk ids 0..n-1."""
+    """One segment's postings: by term id, the chunks (rows 0..n-1) holding it and how often."""
 
-    def __init__(self, bm25: object) -> None:
-        import bm25s
-
-        assert isinstance(bm25, bm25s.BM25)
-        self._bm25 = bm25
-        indptr = np.asarray(bm25.scores["indptr"])
-        self._df = np.diff(indptr)
-        self._n = int(bm25.scores["num_docs"])
-        self._vocab: dict[str, int] = bm25.vocab_dict
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, chunks: np.ndarray,
+                 tf: np.ndarray, lengths: np.ndarray) -> None:
+        self.vocab = vocab
+        self.indptr = indptr
+        self.chunks = chunks
+        self.tf = tf
+        self.lengths = lengths
 
     @classmethod
     def build(cls, chunk_terms: Sequence[Sequence[str]]) -> LexicalIndex:
-        import logging
-
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-        bm25 = bm25s.BM25(method="lucene", k1=K1, b=B)
-        bm25.index([list(t) for t in chunk_terms], show_progress=False)
-        return cls(bm25)
+        vocab: dict[str, int] = {}
+        term_ids: list[int] = []
+        lengths = np.zeros(len(chunk_terms), dtype=np.int32)
+        for row, terms in enumerate(chunk_terms):
+            lengths[row] = len(terms)
+            term_ids.extend(vocab.setdefault(t, len(vocab)) for t in terms)
+        terms_arr = np.asarray(term_ids, dtype=np.int64)
+        rows = np.repeat(np.arange(len(chunk_terms), dtype=np.int64), lengths)
+        # One posting per (term, chunk) with its count, sorted by term, then chunk.
+        keys, counts = np.unique(terms_arr * max(1, len(chunk_terms)) + rows, return_counts=True)
+        posting_terms = keys // max(1, len(chunk_terms))
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.add.at(indptr, posting_terms + 1, 1)
+        return cls(vocab, np.cumsum(indptr),
+                   (keys % max(1, len(chunk_terms))).astype(np.int32),
+                   np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16), lengths)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
         try:
-            bm25 = bm25s.BM25.load(str(folder), load_corpus=False, mmap=False)
-        except (OSError, ValueError, KeyError) as exc:
+            words = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+            arrays = [np.load(folder / name, allow_pickle=False) for name in _FILES[1:]]
+        except (OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"cannot read the lexical index in {folder} ({exc}); run `qabot index --rebuild`"
             ) from None
-        return cls(bm25)
+        indptr, chunks, tf, lengths = arrays
+        if (not isinstance(words, list) or len(indptr) != len(words) + 1
+                or len(chunks) != len(tf) or int(indptr[-1]) != len(chunks)):
+            raise IndexCorruptError(f"the lexical index in {folder} does not hold together; "
+                                    "run `qabot index --rebuild`")
+        return cls({w: i for i, w in enumerate(words)}, indptr, chunks, tf, lengths)
 
     def save(self, folder: Path) -> None:
-        self._bm25.save(str(folder))  # type: ignore[attr-defined]
+        folder.mkdir(parents=True, exist_ok=True)
+        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        (folder / "vocab.json").write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+        for name, array in zip(_FILES[1:], (self.indptr, self.chunks, self.tf, self.lengths),
+                               strict=True):
+            np.save(folder / name, array, allow_pickle=False)
 
     def __len__(self) -> int:
-        return self._n
+        return len(self.lengths)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk rows, counts) of a term; empty when the segment never saw it."""
+        tid = self.vocab.get(term)
+        if tid is None:
+            return _EMPTY_ROWS, _EMPTY_TF
+        a, b = int(self.indptr[tid]), int(self.indptr[tid + 1])
+        return self.chunks[a:b], self.tf[a:b]
+
+
+_EMPTY_ROWS = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.uint16)
+
+
+class LexicalSet:
+    """BM25 (Lucene's variant) over the chunks of every segment, numbered one segment after
+    the other; `live` (by chunk, or None when all are) leaves deleted chunks out of the scores
+    and out of the statistics."""
+
+    def __init__(self, parts: Sequence[LexicalIndex], live: np.ndarray | None = None) -> None:
+        self.parts = list(parts)
+        self.starts = np.concatenate(([0], np.cumsum([len(p) for p in self.parts]))).astype(
+            np.int64)
+        self.live = live
+        lengths = (np.concatenate([p.lengths for p in self.parts]) if self.parts
+                   else np.zeros(0, dtype=np.int32))
+        self._n = int(len(lengths) if live is None else live.sum())
+        total = float(lengths.sum() if live is None else lengths[live].sum())
+        avgdl = total / self._n if self._n else 1.0
+        # Each chunk's length term, once per generation: K1 * (1 - B + B * length / average).
+        self._norm = (K1 * (1 - B + B * lengths / max(avgdl, 1e-9))).astype(np.float32)
+        self._dead = np.flatnonzero(~live) if live is not None else None
+        self._df: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def df(self, term: str) -> int:
+        """Live chunks holding the term, in all segments."""
+        found = self._df.get(term)
+        if found is None:
+            found = 0
+            for part, start in zip(self.parts, self.starts[:-1], strict=False):
+                rows, _ = part.postings(term)
+                found += (len(rows) if self.live is None
+                          else int(np.count_nonzero(self.live[rows + start])))
+            if len(self._df) > 100_000:
+                self._df.clear()
+            self._df[term] = found
+        return found
 
     def idf(self, term: str) -> float:
         """Lucene idf; a term absent from the corpus gets the idf of a term seen nowhere."""
-        tid = self._vocab.get(term)
-        df = int(self._df[tid]) if tid is not None else 0
+        df = self.df(term)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
     def scores(self, terms: Sequence[str], ideal: float) -> np.ndarray:
         """BM25 of every chunk over `ideal`, the score of a chunk of average length holding each
         question term once; clipped to 1."""
-        ids = list(dict.fromkeys(self._vocab[t] for t in terms if t in self._vocab and t))
-        if not ids or ideal <= 0:
-            return np.zeros(self._n, dtype=np.float32)
-        raw = np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]
-        return np.minimum(raw * np.float32((1 + K1) / ideal), np.float32(1.0))
-
+        out = np.zeros(len(self), dtype=np.float32)
+        unique = [t for t in dict.fromkeys(terms) if t and self.df(t)]
+        if not unique or ideal <= 0:
+            return out
+        weights = {t: self.idf(t) for t in unique}
+        for part, start in zip(self.parts, self.starts[:-1], strict=False):
+            found = [(*part.postings(t), weights[t]) for t in unique]
+            found = [f for f in found if len(f[0])]
+            if not found:
+                continue
+            rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
+            tf = np.concatenate([f for _, f, _ in found]).astype(np.float32)
+            idf = np.repeat(np.array([w for _, _, w in found], dtype=np.float32),
+                            [len(r) for r, _, _ in found])
+            score = idf * tf / (tf + self._norm[rows + start])
+            out[start:start + len(part)] += np.bincount(rows, weights=score,
+                                                        minlength=len(part)).astype(np.float32)
+        if self._dead is not None:
+            out[self._dead] = 0.0
+        out *= np.float32((1 + K1) / ideal)
+        return np.minimum(out, np.float32(1.0), out=out)

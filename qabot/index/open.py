@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,17 +15,22 @@ import numpy as np
 from qabot.config import Settings
 from qabot.errors import IndexCorruptError, IndexMismatchError, NoIndexError
 from qabot.index import SearchIndex
-from qabot.index.dense import DenseIndex
+from qabot.index.catalog import Catalog, Part
+from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.generations import (
     CALIBRATION,
     DENSE,
     FORMAT_VERSION,
+    GEN_META,
     LEXICAL,
     STORE,
+    STORIES,
+    TOMBSTONES,
     current_generation,
+    segment_dir,
     verify,
 )
-from qabot.index.lexical import LexicalIndex
+from qabot.index.lexical import LexicalIndex, LexicalSet
 from qabot.index.store import ChunkSpan, DocumentFacts, Store
 from qabot.records import Citation, Story
 from qabot.search.abstain import Reference
@@ -77,7 +83,7 @@ class IndexStats:
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], path: Path) -> IndexStats:
-        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        size = _disk_bytes(path)
         return cls(int(meta["documents"]), int(meta["chunks"]), str(meta["model"]),
                    int(meta["dimension"]), tuple(meta.get("languages", ())), size,
                    str(meta["built_at"]), path)
@@ -86,6 +92,17 @@ class IndexStats:
     def age_seconds(self) -> float:
         built = datetime.fromisoformat(self.built_at)
         return (datetime.now(UTC) - built).total_seconds()
+
+
+def _disk_bytes(gen: Path) -> int:
+    """The generation's files and its segments'."""
+    folders = [gen]
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text())
+        folders += [segment_dir(gen.parent, str(s["name"])) for s in manifest["segments"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return sum(p.stat().st_size for f in folders for p in f.rglob("*") if p.is_file())
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +167,21 @@ class DocumentTable:
 
 @dataclass
 class OpenIndex:
-    """A loaded index generation: metadata store, dense and lexical indexes."""
+    """A loaded index generation: its segments' metadata, dense and lexical indexes, each
+    read as one (deleted documents left out)."""
 
     path: Path
     meta: dict[str, Any]
-    store: Store
-    dense: DenseIndex
-    lexical: LexicalIndex
+    store: Catalog
+    dense: DenseSet
+    lexical: LexicalSet
     spans: SentenceChunks
     reference: Reference
     documents: DocumentTable
+    #: The generation as written: segment names, and deleted document ids by segment.
+    segments: list[dict[str, Any]]
+    tombstones: dict[str, list[str]]
+    aliases: dict[str, str]
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -189,7 +211,7 @@ def read_latest(settings: Settings, n: int, since: str | None = None) -> list[St
     return _from_store(settings, lambda store, meta, gen: latest_stories(store, n, since))
 
 
-def latest_stories(store: Store, n: int, since: str | None = None) -> list[Story]:
+def latest_stories(store: Catalog, n: int, since: str | None = None) -> list[Story]:
     """The `n` stories with the newest articles (published on `since` or later), newest
     first: each shown by its newest indexed article, the others listed with it."""
     out = []
@@ -203,9 +225,9 @@ def latest_stories(store: Store, n: int, since: str | None = None) -> list[Story
 
 
 def _from_store(settings: Settings,
-                read: Callable[[Store, dict[str, Any], Path], _T]) -> _T:
+                read: Callable[[Catalog, dict[str, Any], Path], _T]) -> _T:
     def with_store(gen: Path) -> _T:
-        store, meta = _open_store(gen)
+        store, meta = _open_catalog(gen)
         try:
             return read(store, meta, gen)
         finally:
@@ -234,14 +256,47 @@ def _read_current(settings: Settings, read: Callable[[Path], _T]) -> _T | None:
                             "read; try again once `qabot index` is done")
 
 
-def _open_store(gen: Path) -> tuple[Store, dict[str, Any]]:
-    """The generation's metadata store and its meta table; an unreadable file gets the fix."""
+def _read_json(gen: Path, name: str) -> Any:
     try:
-        store = Store.open(gen / STORE)
-        return store, store.meta()
-    except sqlite3.DatabaseError as exc:
-        raise IndexCorruptError(
-            f"cannot read {gen / STORE} ({exc}); run `qabot index --rebuild`") from None
+        return json.loads((gen / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise IndexCorruptError(f"cannot read {gen / name}; run `qabot index --rebuild`") from None
+
+
+def _open_catalog(gen: Path) -> tuple[Catalog, dict[str, Any]]:
+    """The generation's segments' metadata stores as one, and its meta; an unreadable file
+    gets the fix."""
+    manifest = _read_json(gen, "manifest.json")
+    meta = _read_json(gen, GEN_META)
+    tombstones = _read_json(gen, TOMBSTONES)
+    aliases = _read_json(gen, STORIES)
+    parts: list[Part] = []
+    docs = sentences = chunks = 0
+    try:
+        for seg in manifest["segments"]:
+            name = str(seg["name"])
+            path = segment_dir(gen.parent, name) / STORE
+            try:
+                store = Store.open(path)
+                store.document_ids()
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorruptError(
+                    f"cannot read {path} ({exc}); run `qabot index --rebuild`") from None
+            parts.append(Part(name, store, docs, sentences, chunks,
+                              frozenset(tombstones.get(name, ()))))
+            docs += int(seg["documents"])
+            sentences += int(seg["sentences"])
+            chunks += int(seg["chunks"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        for part in parts:
+            part.store.close()
+        raise IndexCorruptError(f"the manifest of {gen} does not hold together; "
+                                "run `qabot index --rebuild`") from None
+    except BaseException:
+        for part in parts:
+            part.store.close()
+        raise
+    return Catalog(parts, dict(aliases)), meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +318,9 @@ def check_index(settings: Settings) -> CheckReport:
 
     def check(gen: Path) -> CheckReport:
         manifest = verify(gen, checksums=True)
-        store, meta = _open_store(gen)
+        store, meta = _open_catalog(gen)
         try:
-            result = store.integrity()
-        except sqlite3.DatabaseError as exc:
-            result = str(exc)
+            result, where = store.integrity()
         finally:
             store.close()
         if result != "ok":
@@ -275,13 +328,15 @@ def check_index(settings: Settings) -> CheckReport:
             lines = [x.strip() for x in result.splitlines()
                      if x.strip() and "***" not in x] or [result.strip()]
             more = f", and {len(lines) - 1} more" if len(lines) > 1 else ""
-            raise IndexCorruptError(f"{gen / STORE} is damaged (SQLite: {lines[0]}{more}); "
+            path = segment_dir(gen.parent, where) / STORE if where else gen
+            raise IndexCorruptError(f"{path} is damaged (SQLite: {lines[0]}{more}); "
                                     "run `qabot index --rebuild`")
         index = _load(gen, settings)
         index.store.close()
-        files = manifest["files"]
-        return CheckReport(gen, len(files), sum(int(f["size"]) for f in files.values()),
-                           int(meta["documents"]), len(index.dense), int(meta["chunks"]))
+        files = [f for seg in index.segments for f in _segment_files(gen, seg["name"])]
+        files += [int(f["size"]) for f in manifest["files"].values()]
+        return CheckReport(gen, len(files), sum(files), int(meta["documents"]),
+                           int(meta["sentences"]), int(meta["chunks"]))
 
     found = _read_current(settings, check)
     if found is None:
@@ -303,6 +358,12 @@ def open_generation(settings: Settings, *, checksums: bool = False) -> OpenIndex
     return _read_current(settings, lambda gen: _load(gen, settings, checksums))
 
 
+def _segment_files(gen: Path, name: str) -> list[int]:
+    """The sizes of a segment's files, as its manifest lists them."""
+    manifest = _read_json(segment_dir(gen.parent, name), "manifest.json")
+    return [int(f["size"]) for f in manifest["files"].values()]
+
+
 def _load(gen: Path, settings: Settings, checksums: bool = False) -> OpenIndex:
     manifest = verify(gen, checksums=checksums)
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -316,20 +377,49 @@ def _load(gen: Path, settings: Settings, checksums: bool = False) -> OpenIndex:
             f"(dimension {manifest.get('dimension')}), but QABOT_EMBEDDING_MODEL is "
             f"{settings.embedding_model!r}: run `qabot index --rebuild`, or set the model back"
         )
-    store, meta = _open_store(gen)
-    dense = DenseIndex.load(gen / DENSE)
-    if dense.dimension != meta.get("dimension"):
-        raise IndexCorruptError(
-            f"the dense index has dimension {dense.dimension}, the metadata says "
-            f"{meta.get('dimension')}: run `qabot index --rebuild`"
-        )
-    lexical = LexicalIndex.load(gen / LEXICAL)
+    store, meta = _open_catalog(gen)
+    try:
+        return _load_parts(gen, manifest, meta, store)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _load_parts(gen: Path, manifest: dict[str, Any], meta: dict[str, Any],
+                store: Catalog) -> OpenIndex:
+    denses, lexicals = [], []
+    for seg in manifest["segments"]:
+        folder = segment_dir(gen.parent, seg["name"])
+        dense = DenseIndex.load(folder / DENSE)
+        lexical = LexicalIndex.load(folder / LEXICAL)
+        _check_size(f"dense index of {seg['name']}", dense, int(seg["sentences"]), "sentences")
+        _check_size(f"lexical index of {seg['name']}", lexical, int(seg["chunks"]), "chunks")
+        if dense.dimension != meta.get("dimension"):
+            raise IndexCorruptError(
+                f"the dense index of {seg['name']} has dimension {dense.dimension}, the "
+                f"metadata says {meta.get('dimension')}: run `qabot index --rebuild`")
+        denses.append(dense)
+        lexicals.append(lexical)
     spans = SentenceChunks.from_spans(store.chunk_spans())
-    sentences = int(spans.last[-1]) + 1 if len(spans.last) else 0
-    _check_size("dense", dense, sentences, "sentences")
-    _check_size("lexical", lexical, len(spans.last), "chunks")
-    return OpenIndex(gen, meta, store, dense, lexical, spans, _reference(gen, meta, dense),
-                     DocumentTable.from_facts(store.documents_facts()))
+    sentences = sum(int(seg["sentences"]) for seg in manifest["segments"])
+    if len(spans.last) and int(spans.last[-1]) + 1 > sentences:
+        raise IndexCorruptError("the chunk table names sentences the dense index lacks: "
+                                "run `qabot index --rebuild`")
+    dead = store.dead_rows()
+    live_chunks = live_sentences = None
+    if len(dead):
+        live_chunks = ~np.isin(spans.doc, dead)
+        live_sentences = np.zeros(sentences, dtype=bool)
+        marks = np.zeros(sentences + 1, dtype=np.int64)
+        np.add.at(marks, spans.first[live_chunks], 1)
+        np.add.at(marks, spans.last[live_chunks] + 1, -1)
+        live_sentences = np.cumsum(marks[:-1]) > 0
+    dense_set = DenseSet(denses, live_sentences)
+    return OpenIndex(gen, meta, store, dense_set, LexicalSet(lexicals, live_chunks), spans,
+                     _reference(gen, meta, dense_set.dimension),
+                     DocumentTable.from_facts(store.documents_facts()),
+                     list(manifest["segments"]), _read_json(gen, TOMBSTONES),
+                     _read_json(gen, STORIES))
 
 
 def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:
@@ -340,7 +430,7 @@ def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:
             "run `qabot index --rebuild`")
 
 
-def _reference(gen: Path, meta: dict[str, Any], dense: DenseIndex) -> Reference:
+def _reference(gen: Path, meta: dict[str, Any], dimension: int) -> Reference:
     """The calibration vectors abstention reads questions against (see `abstain`)."""
     fix = "run `qabot index --rebuild`"
     try:
@@ -350,6 +440,6 @@ def _reference(gen: Path, meta: dict[str, Any], dense: DenseIndex) -> Reference:
         float(info["null_gap"])
     except (OSError, ValueError, KeyError, TypeError):
         raise IndexCorruptError(f"cannot read the calibration of {gen}; {fix}") from None
-    if vectors.ndim != 2 or vectors.shape[1] != dense.dimension or not 0 < anchors < len(vectors):
+    if vectors.ndim != 2 or vectors.shape[1] != dimension or not 0 < anchors < len(vectors):
         raise IndexCorruptError(f"the calibration of {gen} does not fit its index; {fix}")
     return Reference.unstack(vectors.astype(np.float32), anchors, texts_id)

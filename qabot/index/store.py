@@ -1,14 +1,12 @@
-"""Metadata store: documents, sentences, chunks and index facts in one SQLite file."""
+"""Metadata store: one segment's documents, sentences and chunks in one SQLite file."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,7 +19,6 @@ __all__ = ["ChunkSpan", "DocumentFacts", "Store", "StoredChunk", "StoredSentence
 _CITATION = "title, date, source, url, path, id, published, story"
 
 _SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE documents (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, path TEXT NOT NULL,
     lang TEXT NOT NULL, content_hash TEXT NOT NULL, date TEXT, url TEXT, source TEXT,
@@ -122,13 +119,6 @@ class Store:
         self._conn.close()
 
     # -- writing -------------------------------------------------------------------------
-    def set_meta(self, values: dict[str, Any]) -> None:
-        with self._conn:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in values.items()],
-            )
-
     def add_document(
         self, doc: Document, sentences: Sequence[Sentence], terms: Sequence[Sequence[str]],
         first_sentence: int, story: StoryFacts, band_keys: Sequence[bytes],
@@ -157,10 +147,54 @@ class Store:
         self._conn.commit()
 
     # -- reading -------------------------------------------------------------------------
-    def meta(self) -> dict[str, Any]:
+    def document_ids(self) -> list[str]:
+        """Every document's id, by row (rowid 1, 2, ...)."""
         with self._lock:
-            rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
-        return {k: json.loads(v) for k, v in rows}
+            return [r[0] for r in self._conn.execute(
+                "SELECT id FROM documents ORDER BY rowid").fetchall()]
+
+    def members(self, stories: Sequence[str]) -> list[tuple[int, Citation]]:
+        """(rowid, citation) of the documents of these stories."""
+        marks = ",".join("?" * len(stories))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT rowid, {_CITATION} FROM documents WHERE story IN ({marks})",
+                list(stories)).fetchall()
+        return [(row[0], Citation(*row[1:])) for row in rows]
+
+    def story_rows(self) -> list[tuple[int, str, str, str | None]]:
+        """(rowid, id, story, published) of every document: what the digest groups."""
+        with self._lock:
+            return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
+                "SELECT rowid, id, story, published FROM documents ORDER BY rowid").fetchall()]
+
+    def sentence_count(self, doc_id: str) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM sentences WHERE doc_id = ?",
+                                          (doc_id,)).fetchone()[0])
+
+    def chunk_count(self, exclude: Iterable[str] = ()) -> int:
+        """Chunks, less those of the documents in `exclude`."""
+        with self._lock:
+            total = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            for doc_id in exclude:
+                total -= int(self._conn.execute(
+                    "SELECT COUNT(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()[0])
+        return total
+
+    def live_sentences(self, dead: Iterable[str]) -> np.ndarray:
+        """By sentence (the segment's dense rows), whether its document is not in `dead`."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT d.id, d.first_sentence, COUNT(s.ordinal) FROM documents d "
+                "LEFT JOIN sentences s ON s.doc_id = d.id GROUP BY d.id").fetchall()
+        size = max((first + n for _, first, n in rows), default=0)
+        live = np.ones(size, dtype=bool)
+        dead = set(dead)
+        for doc_id, first, n in rows:
+            if doc_id in dead:
+                live[first:first + n] = False
+        return live
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
@@ -230,25 +264,6 @@ class Store:
                 "SELECT id FROM documents WHERE body_key = ? AND duplicate_of IS NULL "
                 "ORDER BY rowid", (body_key,)).fetchall()]
 
-    def story_members(self, story: str) -> list[Citation]:
-        """The story's articles, oldest first (undated ones last)."""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_CITATION} FROM documents WHERE story = ? "
-                "ORDER BY published IS NULL, published, rowid", (story,)).fetchall()
-        return [Citation(*row) for row in rows]
-
-    def latest_stories(self, n: int, since: str | None) -> list[tuple[str, list[Citation]]]:
-        """The `n` stories with the newest articles, newest first, each with its articles
-        (oldest first); undated stories after the dated ones, unless `since` excludes them."""
-        where = "HAVING MAX(published) >= ?" if since else ""
-        with self._lock:
-            stories = [r[0] for r in self._conn.execute(
-                f"SELECT story FROM documents GROUP BY story {where} "
-                "ORDER BY MAX(published) IS NULL, MAX(published) DESC, MAX(rowid) DESC LIMIT ?",
-                (since, n) if since else (n,)).fetchall()]
-        return [(story, self.story_members(story)) for story in stories]
-
     def is_copy(self, doc_id: str) -> bool:
         """Whether the document is an exact copy of another (indexed once, as the other)."""
         with self._lock:
@@ -314,12 +329,6 @@ class Store:
         """SQLite's own check of the file: "ok", or what is wrong."""
         with self._lock:
             return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-    def count(self, table: str) -> int:
-        if table not in {"documents", "chunks", "sentences"}:
-            raise ValueError(table)
-        with self._lock:
-            return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def read_only_uri(path: Path) -> str:

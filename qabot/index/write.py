@@ -1,10 +1,13 @@
 """Indexing: corpus -> sentences -> chunks -> vectors and terms -> a new index generation.
 
-Updates are incremental: documents whose id and content hash are unchanged keep their sentences,
-terms and vectors from the live generation; only new and changed documents are split, analyzed
-and embedded. Every update still writes a whole new generation (see `generations`), so the
-result is the same index a full rebuild gives, and the previous one stays usable until the
-switch.
+Updates are incremental: documents whose id and content hash are unchanged stay where they
+are, in the live generation's segments; new and changed documents are split, analyzed,
+embedded and written into one new segment; changed and removed ones become tombstones. A merge
+policy folds the newest segments into the new one as they grow (see `merge_from`), so an
+update costs the size of what changed, plus now and then a merge. Scores do not depend on how
+the corpus is split into segments (BM25's statistics are counted over the whole generation),
+so the result answers as a full rebuild does, and the previous generation stays usable until
+the switch.
 """
 
 from __future__ import annotations
@@ -14,25 +17,34 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qabot.config import Settings
 from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.errors import CorpusError, QabotError
-from qabot.index.dense import DenseIndex
+from qabot.index.catalog import Part
+from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.generations import (
     CALIBRATION,
     DENSE,
     FORMAT_VERSION,
+    GEN_META,
     LEXICAL,
     STORE,
+    STORIES,
+    TOMBSTONES,
     new_building_dir,
     publish,
+    seal_segment,
+    segment_dir,
+    verify_segment,
     writer_lock,
 )
 from qabot.index.lexical import LexicalIndex
@@ -49,8 +61,18 @@ from qabot.ingest.sentences import split_sentences
 from qabot.records import Chunk, Document, Sentence
 from qabot.search.abstain import Reference, embed_reference, null_gap, reference_key
 
-__all__ = ["IndexSummary", "PreparedDoc", "build_index", "prepare",
+__all__ = ["IndexSummary", "PreparedDoc", "build_index", "merge_from", "prepare",
            "write_generation"]
+
+#: A segment is folded into the next update's new one once the segments after it and the
+#: update's own sentences together hold at least 1 / MERGE_RATIO of its live sentences: segment
+#: sizes shrink about fivefold from the oldest to the newest, so a corpus of N sentences has
+#: about log5(N) segments and each sentence is rewritten about as many times over its life.
+MERGE_RATIO = 4
+#: A segment with this share of its documents deleted is rewritten at the next update.
+DEAD_SHARE = 1 / 3
+#: Threads that build a segment's HNSW graph: this machine's two cores (a question uses one).
+BUILD_THREADS = 2
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +92,8 @@ class IndexSummary:
     up_to_date: bool = False
     path: Path | None = None
     regrouped: bool = False  # stories grouped again at a new duplicate threshold
+    merged: int = 0  # segments folded into the new one
+    segments: int = 0  # segments of the new generation
 
 
 @dataclass
@@ -158,9 +182,11 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
 
 def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
             embedder: Embedder | None, progress: bool, started: float) -> IndexSummary:
-    """Reuse what is unchanged from `live`, embed the rest, publish a new generation."""
+    """Keep what is unchanged where it is in `live`, embed the rest into a new segment (with
+    the segments the merge policy folds in), publish a new generation."""
     known = live.store.content_hashes() if live else {}
     current = {d.id: d.content_hash for d in report.documents}
+    by_id = {d.id: d for d in report.documents}
     added = [d for d in report.documents if d.id not in known]
     updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
     removed = [i for i in known if i not in current]
@@ -171,55 +197,102 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     if live is not None and calibrated and not (added or updated or removed or regroup):
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
-                            up_to_date=True, path=live.path)
+                            up_to_date=True, path=live.path, segments=len(live.segments))
     facts = live.store.story_facts() if live else {}
     fresh = {d.id for d in added + updated}
     # A copy whose original changed or went is indexed in its own right now.
     fresh |= {i for i, f in facts.items()
               if i in current and f.duplicate_of is not None
               and (f.duplicate_of in fresh or f.duplicate_of not in current)}
-    stories = _place_stories(settings, report.documents, fresh, facts, live, regroup=regroup)
-    prepared: list[PreparedDoc] = []
-    embedder = embedder or (embedder_for(settings) if fresh else None)
+    stories, aliases = _place_stories(settings, report.documents, fresh, facts, live,
+                                      regroup=regroup)
+    # Documents that leave the segment they are in: changed, removed, indexed anew.
+    tombstones = {name: set(ids) for name, ids in live.tombstones.items()} if live else {}
+    for doc_id in known:
+        if doc_id in fresh or doc_id not in current:
+            assert live is not None
+            tombstones.setdefault(live.store.home(doc_id), set()).add(doc_id)
+    fresh_items: list[PreparedDoc] = []
     for doc in report.documents:
-        story = stories[doc.id]
         if doc.id in fresh:
+            story = stories[doc.id]
             item = (PreparedDoc(doc, [], [], [], []) if story.duplicate_of
                     else prepare(doc, settings))
-        else:
-            assert live is not None
-            item = _reuse(doc, live)
-        if item is not None:
-            item.story = story
-            prepared.append(item)
+            if item is not None:
+                item.story = story
+                fresh_items.append(item)
+    segments = list(live.segments) if live else []
+    parts = live.store.parts if live else []
+    start = 0 if regroup else merge_from(
+        [int(s["sentences"]) for s in segments],
+        [sum(p.store.sentence_count(i) for i in tombstones.get(p.name, ())) for p in parts],
+        [int(s["documents"]) for s in segments],
+        [len(tombstones.get(s["name"], ())) for s in segments],
+        sum(len(p.sentences) for p in fresh_items))
+    kept, folded = segments[:start], segments[start:]
+    prepared: list[PreparedDoc] = []
+    for seg in folded:
+        # What is copied forward is checked to the last byte first.
+        verify_segment(settings.index_dir, seg["name"], checksums=True)
+    for part in parts[start:]:
+        assert live is not None
+        for doc_id in part.store.document_ids():
+            if doc_id not in tombstones.get(part.name, ()):
+                item = _reuse(by_id[doc_id], live)
+                item.story = stories[doc_id]
+                prepared.append(item)
+    prepared += fresh_items
+    if not prepared and not kept:
+        raise CorpusError(f"no text to index in {settings.corpus_dir}")
     todo = [p for p in prepared if p.vectors is None]
     passages = [text for p in todo for text in p.passages]
+    embedder = embedder or (embedder_for(settings) if passages else None)
     if passages:
         assert embedder is not None
         vectors = embed_passages(embedder, passages, progress=progress)
         at = 0
         for p in todo:
             p.vectors, at = vectors[at:at + len(p.passages)], at + len(p.passages)
-    if not prepared:
-        raise CorpusError(f"no text to index in {settings.corpus_dir}")
     if live is not None and calibrated:
         reference = live.reference
     else:
         reference = embed_reference(embedder or embedder_for(settings))
-    path = write_generation(settings, prepared, reference)
+    names = {s["name"] for s in kept}
+    tombstones = {name: ids for name, ids in tombstones.items() if ids and name in names}
+    path, meta = write_generation(settings, prepared, reference, live=live, kept=kept,
+                                  tombstones=tombstones, aliases={} if regroup else aliases)
     return IndexSummary(
-        len(prepared), sum(len(p.chunks) for p in prepared), report.warnings,
+        int(meta["documents"]), int(meta["chunks"]), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
-        removed=len(removed), embedded=len(passages), path=path, regrouped=regroup)
+        removed=len(removed), embedded=len(passages), path=path, regrouped=regroup,
+        merged=len(folded), segments=len(meta["segments"]))
+
+
+def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
+               dead_docs: Sequence[int], incoming: int) -> int:
+    """The first of the live segments (oldest first, `sizes` in sentences, `dead` of them
+    deleted; `docs` and `dead_docs` in documents) to fold into an update bringing `incoming`
+    sentences: the oldest one whose live sentences are at most MERGE_RATIO times those of the
+    segments after it and the update together, or with DEAD_SHARE of its documents deleted;
+    len(sizes) when none is."""
+    first = len(sizes)
+    newer = incoming
+    for i in range(len(sizes) - 1, -1, -1):
+        alive = sizes[i] - dead[i]
+        if alive <= MERGE_RATIO * newer or (docs[i] and dead_docs[i] >= DEAD_SHARE * docs[i]):
+            first = i
+        newer += alive
+    return first
 
 
 def _place_stories(settings: Settings, documents: list[Document], fresh: set[str],
                    facts: dict[str, StoryFacts], live: OpenIndex | None, *,
-                   regroup: bool = False) -> dict[str, StoryFacts]:
+                   regroup: bool = False) -> tuple[dict[str, StoryFacts], dict[str, str]]:
     """Every document's story: unchanged documents keep theirs; each new one is looked up by
     its band keys among those already placed, oldest first, and joins the story it repeats.
     With `regroup`, every document is placed again (exact copies stay copies of the same
-    original: that does not depend on the threshold)."""
+    original: that does not depend on the threshold). Also the stories renamed since the
+    segments were written: an article that bridges two stories makes them one."""
     by_id = {d.id: d for d in documents}
     kept = set() if regroup else {i for i in by_id if i not in fresh}
     placed: dict[str, StoryFacts] = {i: facts[i] for i in kept}
@@ -251,15 +324,17 @@ def _place_stories(settings: Settings, documents: list[Document], fresh: set[str
             bodies.setdefault(doc.body_key, doc.id)
     for copy, original in copies.items():
         placed[copy] = replace(facts[copy], story=placed[original].story)
-    return {i: StoryFacts(grouper.story(f.story), f.duplicate_of, f.signature)
-            for i, f in placed.items()}
+    aliases = {**(live.aliases if live else {}), **grouper.merges}
+    return ({i: StoryFacts(grouper.story(f.story), f.duplicate_of, f.signature)
+             for i, f in placed.items()}, aliases)
 
 
 def _live_index(settings: Settings) -> OpenIndex | None:
     """The live generation when its chunks and vectors can be reused, else None (rebuild)."""
     try:
-        # Checked to the last byte: what is reused here is copied into the next generation.
-        live = open_generation(settings, checksums=True)
+        # Sizes only: what stays in place was checked when written; what a merge copies
+        # forward is checked to the last byte before it is (see `_update`).
+        live = open_generation(settings)
     except QabotError as exc:
         log.info("rebuilding the index: %s", exc)
         return None
@@ -293,44 +368,104 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
     return vectors
 
 
-def write_generation(settings: Settings, prepared: list[PreparedDoc],
-                     reference: Reference) -> Path:
-    """Write every document into a new generation and publish it (under `writer_lock`)."""
+def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference, *,
+                     live: OpenIndex | None = None, kept: Sequence[dict[str, Any]] = (),
+                     tombstones: dict[str, set[str]] | None = None,
+                     aliases: dict[str, str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Write `prepared` into a new segment and publish a generation of the `kept` segments of
+    `live` (less `tombstones`, deleted document ids by segment) and the new one (under
+    `writer_lock`); its path and meta."""
+    tombstones = tombstones or {}
+    segments = [dict(s) for s in kept]
+    fresh: set[str] = set()
+    if prepared:
+        name, counts = write_segment(settings, prepared)
+        segments.append({"name": name, **counts})
+        fresh.add(name)
+    parts = live.store.parts[:len(kept)] if live else []
+    dense = DenseSet([*(live.dense.parts[:len(kept)] if live else []),
+                      *([DenseIndex.load(segment_dir(settings.index_dir, name) / DENSE)]
+                        if prepared else [])],
+                     _live_sentences(parts, tombstones, prepared))
+    dead_docs = sum(len(tombstones.get(p.name, ())) for p in parts)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": settings.embedding_model,
+        "dimension": reference.dimension,
+        "config": config_fingerprint(settings),
+        "languages": sorted({p.doc.lang for p in prepared}
+                            | set(live.languages if live and kept else ())),
+        "documents": sum(int(s["documents"]) for s in segments) - dead_docs,
+        "chunks": sum(len(p.chunks) for p in prepared) + sum(
+            p.store.chunk_count(tombstones.get(p.name, set())) for p in parts),
+        "sentences": int(dense.live.sum()) if dense.live is not None else len(dense),
+        "segments": len(segments),
+        "duplicate_threshold": settings.duplicate_threshold,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
+                        "null_gap": round(null_gap(reference, dense), 6)},
+    }
     building = new_building_dir(settings.index_dir)
-    vectors = np.vstack([p.vectors for p in prepared if p.vectors is not None and len(p.vectors)])
-    chunks = [c for p in prepared for c in p.chunks]
     try:
-        dense = DenseIndex.build(vectors, np.arange(len(vectors), dtype=np.int64))
-        dense.save(building / DENSE)
         np.save(building / CALIBRATION, reference.stacked(), allow_pickle=False)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "model": settings.embedding_model,
-            "dimension": int(vectors.shape[1]),
-            "config": config_fingerprint(settings),
-            "languages": sorted({p.doc.lang for p in prepared}),
-            "documents": len(prepared),
-            "chunks": len(chunks),
-            "sentences": len(vectors),
-            "duplicate_threshold": settings.duplicate_threshold,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
-                            "null_gap": round(null_gap(reference, dense), 6)},
-        }
-        store = Store.create(building / STORE)
-        first_sentence = 0
-        for p in prepared:
-            assert p.story is not None
-            store.add_document(p.doc, p.sentences, p.terms, first_sentence, p.story,
-                               band_keys(p.story.signature))
-            first_sentence += len(p.sentences)
-        store.add_chunks(enumerate(chunks))
-        store.set_meta(meta)
-        store.commit()
-        store.close()
-        LexicalIndex.build([t for p in prepared for t in p.chunk_terms]).save(building / LEXICAL)
-        return publish(settings.index_dir, building,
-                       {k: meta[k] for k in ("format_version", "model", "dimension")})
+        for file, value in ((GEN_META, meta), (STORIES, aliases or {}),
+                            (TOMBSTONES, {k: sorted(v) for k, v in tombstones.items() if v})):
+            (building / file).write_text(json.dumps(value, ensure_ascii=False, indent=1),
+                                         encoding="utf-8")
+        path = publish(settings.index_dir, building,
+                       {"format_version": FORMAT_VERSION, "model": settings.embedding_model,
+                        "dimension": reference.dimension, "segments": segments}, fresh)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+    return path, {**meta, "segments": segments}
+
+
+def write_segment(settings: Settings, prepared: list[PreparedDoc]) -> tuple[str, dict[str, int]]:
+    """Write documents into a new sealed segment; its name and counts. The dense index is
+    built on a second thread (FAISS leaves Python's lock while it adds), beside the
+    metadata store and the postings."""
+    building = new_building_dir(settings.index_dir, segment=True)
+    parts = [p.vectors for p in prepared if p.vectors is not None and len(p.vectors)]
+    dim = parts[0].shape[1] if parts else 0
+    vectors = np.vstack(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+    chunks = [c for p in prepared for c in p.chunks]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            job = pool.submit(_write_dense, vectors, building / DENSE)
+            store = Store.create(building / STORE)
+            first_sentence = 0
+            for p in prepared:
+                assert p.story is not None
+                store.add_document(p.doc, p.sentences, p.terms, first_sentence, p.story,
+                                   band_keys(p.story.signature))
+                first_sentence += len(p.sentences)
+            store.add_chunks(enumerate(chunks))
+            store.commit()
+            store.close()
+            LexicalIndex.build([t for p in prepared for t in p.chunk_terms]).save(
+                building / LEXICAL)
+            job.result()
+        counts = {"documents": len(prepared), "sentences": len(vectors), "chunks": len(chunks)}
+        return seal_segment(settings.index_dir, building, counts), counts
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def _write_dense(vectors: np.ndarray, folder: Path) -> None:
+    folder.mkdir()
+    if len(vectors):
+        DenseIndex.build(vectors, threads=BUILD_THREADS).save(folder)
+    else:
+        DenseIndex.empty(vectors.shape[1]).save(folder)
+
+
+def _live_sentences(parts: Sequence[Part], tombstones: dict[str, set[str]],
+                    prepared: list[PreparedDoc]) -> np.ndarray | None:
+    """By sentence of the new generation, whether its document is live (None: all are)."""
+    if not any(tombstones.get(p.name) for p in parts):
+        return None
+    masks = [p.store.live_sentences(tombstones.get(p.name, set())) for p in parts]
+    masks.append(np.ones(sum(len(p.sentences) for p in prepared), dtype=bool))
+    return np.concatenate(masks)

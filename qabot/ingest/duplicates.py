@@ -105,6 +105,11 @@ class Grouper:
             self._pending.setdefault((band, key), []).append(doc_id)
         return look
 
+    @property
+    def merges(self) -> dict[str, str]:
+        """Stories folded into another by this update (old name -> the name it took)."""
+        return {old: self.story(old) for old in self._merged}
+
     def story(self, story: str) -> str:
         """A story's current name, after the merges this update made."""
         while story in self._merged:

@@ -27,7 +27,7 @@ from importlib import resources
 import numpy as np
 
 from qabot.embedding.encoder import Embedder
-from qabot.index.dense import DenseIndex
+from qabot.index.dense import DenseSet
 
 __all__ = ["Judge", "Reference", "embed_reference", "null_gap", "reference_key",
            "reference_texts"]
@@ -76,6 +76,10 @@ class Reference:
     probes: np.ndarray
     texts_id: str
 
+    @property
+    def dimension(self) -> int:
+        return int(self.anchors.shape[1])
+
     def stacked(self) -> np.ndarray:
         return np.vstack([self.anchors, self.probes]).astype(np.float32)
 
@@ -96,9 +100,10 @@ def embed_reference(embedder: Embedder) -> Reference:
                      reference_key(embedder.query_prompt, embedder.passage_prompt))
 
 
-def null_gap(reference: Reference, dense: DenseIndex) -> float:
+def null_gap(reference: Reference, dense: DenseSet) -> float:
     """The median of (best cosine in the corpus - own baseline) over the probes."""
-    best = np.array([dense.search(p, 1)[1][0] for p in reference.probes], dtype=np.float32)
+    best = np.array([found[0] if len(found := dense.search(p, 1)[1]) else 0.0
+                     for p in reference.probes], dtype=np.float32)
     return float(np.median(best - reference.baseline(reference.probes)))
 
 

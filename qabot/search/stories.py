@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from qabot.index.store import Store
+from qabot.index.catalog import Catalog
 from qabot.ingest.duplicates import overlap, shingles
 from qabot.records import Citation, Passage
 
@@ -20,7 +20,7 @@ MAX_ALSO = 10
 REPEAT = 0.5
 
 
-def one_per_story(passages: list[Passage], store: Store,
+def one_per_story(passages: list[Passage], store: Catalog,
                   admits: Callable[[Citation], bool] | None = None) -> list[Passage]:
     """Best first, as given, each quote cited from the oldest article that holds it word for
     word; a passage that repeats one already kept from its story (the same text, or nearly:
@@ -52,7 +52,7 @@ def _same_text(a: Passage, b: Passage) -> bool:
     return a.citation.doc_id == b.citation.doc_id and a.start < b.end and b.start < a.end
 
 
-def _attribute(p: Passage, members: list[Citation], store: Store, *, first: bool,
+def _attribute(p: Passage, members: list[Citation], store: Catalog, *, first: bool,
                admits: Callable[[Citation], bool] | None) -> Passage:
     """Cite the oldest article that holds the quote word for word (among those `admits` lets
     in: when the passage's own article is not, the quote came through a copy that is, and is

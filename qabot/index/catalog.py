@@ -1,0 +1,210 @@
+"""The metadata of a generation's segments read as one store: deleted documents left out,
+rows, sentences and chunks numbered one segment after the other, and stories by their
+current names (a story that a later article folded into another is renamed in the
+generation, not in the segment that stored it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qabot.index.store import (
+    ChunkSpan,
+    DocumentFacts,
+    Store,
+    StoredChunk,
+    StoredSentence,
+    StoryFacts,
+)
+from qabot.records import Chunk, Citation, Document
+
+__all__ = ["Catalog", "Part"]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A segment's store, where its rows, sentences and chunks start in the generation, and
+    its deleted documents."""
+
+    name: str
+    store: Store
+    doc_start: int
+    sentence_start: int
+    chunk_start: int
+    dead: frozenset[str]
+
+
+class Catalog:
+    """What `Store` answers, across segments. Safe to share between threads for reading."""
+
+    def __init__(self, parts: Sequence[Part], aliases: dict[str, str]) -> None:
+        self.parts = list(parts)
+        self._aliases = dict(aliases)
+        self._names: dict[str, list[str]] = {}  # current story name -> every name it had
+        for old in self._aliases:
+            self._names.setdefault(self.story(old), []).append(old)
+        self._home: dict[str, int] = {}  # live document id -> its part
+        for i, part in enumerate(self.parts):
+            for doc_id in part.store.document_ids():
+                if doc_id not in part.dead:
+                    self._home[doc_id] = i
+        self._chunk_starts = np.array([p.chunk_start for p in self.parts], dtype=np.int64)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.store.close()
+
+    def story(self, name: str) -> str:
+        """A story's current name."""
+        seen = 0
+        while name in self._aliases and seen < 1000:
+            name, seen = self._aliases[name], seen + 1
+        return name
+
+    def _cite(self, c: Citation) -> Citation:
+        return replace(c, story=self.story(c.story)) if c.story in self._aliases else c
+
+    def _part(self, doc_id: str) -> Part:
+        try:
+            return self.parts[self._home[doc_id]]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in the index") from None
+
+    def has(self, doc_id: str) -> bool:
+        return doc_id in self._home
+
+    def __len__(self) -> int:
+        return len(self._home)
+
+    # -- what questions read ---------------------------------------------------------------
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        out: dict[int, StoredChunk] = {}
+        if not ids:
+            return out
+        ids_arr = np.asarray(ids, dtype=np.int64)
+        which = np.searchsorted(self._chunk_starts, ids_arr, side="right") - 1
+        for p in np.unique(which).tolist():
+            part = self.parts[p]
+            local = (ids_arr[which == p] - part.chunk_start).tolist()
+            for cid, chunk in part.store.chunks(local).items():
+                out[cid + part.chunk_start] = replace(chunk, id=cid + part.chunk_start)
+        return out
+
+    def sentences(self, doc_id: str, first: int, last: int) -> list[StoredSentence]:
+        return self._part(doc_id).store.sentences(doc_id, first, last)
+
+    def document(self, doc_id: str) -> Document:
+        return self._part(doc_id).store.document(doc_id)
+
+    def citation(self, doc_id: str) -> Citation:
+        return self._cite(self._part(doc_id).store.citation(doc_id))
+
+    def story_members(self, story: str) -> list[Citation]:
+        """The story's articles, oldest first (undated ones last)."""
+        names = [story, *self._names.get(story, ())]
+        found = []
+        for part in self.parts:
+            for rowid, c in part.store.members(names):
+                if c.doc_id not in part.dead:
+                    found.append((c.published is None, c.published or "", part.doc_start + rowid,
+                                  self._cite(c)))
+        found.sort(key=lambda f: f[:3])
+        return [f[3] for f in found]
+
+    def latest_stories(self, n: int, since: str | None) -> list[tuple[str, list[Citation]]]:
+        """The `n` stories with the newest articles, newest first, each with its articles
+        (oldest first); undated stories after the dated ones, unless `since` excludes them."""
+        newest: dict[str, tuple[str | None, int]] = {}  # story -> (newest day, newest row)
+        for part in self.parts:
+            for rowid, doc_id, story, published in part.store.story_rows():
+                if doc_id in part.dead:
+                    continue
+                story = self.story(story)
+                day, row = newest.get(story, (None, -1))
+                if published is not None and (day is None or published > day):
+                    day = published
+                newest[story] = (day, max(row, part.doc_start + rowid))
+        ranked = sorted(((s, d, r) for s, (d, r) in newest.items()
+                         if since is None or (d is not None and d >= since)),
+                        key=lambda x: (x[1] is None, _desc(x[1] or ""), -x[2]))
+        return [(s, self.story_members(s)) for s, _, _ in ranked[:n]]
+
+    def is_copy(self, doc_id: str) -> bool:
+        return self._part(doc_id).store.is_copy(doc_id)
+
+    def first_sentence_text(self, doc_id: str) -> str:
+        return self._part(doc_id).store.first_sentence_text(doc_id)
+
+    def citations(self) -> list[Citation]:
+        """How to cite every document, by title."""
+        out = [self._cite(c) for part in self.parts for c in part.store.citations()
+               if c.doc_id not in part.dead]
+        out.sort(key=lambda c: (c.title, c.doc_id))
+        return out
+
+    # -- what opening and the writer read -----------------------------------------------------
+    def chunk_spans(self) -> list[ChunkSpan]:
+        """Every chunk of every segment (deleted documents' too: ids stay in place), by id."""
+        return [ChunkSpan(s.chunk_id + p.chunk_start, s.first + p.sentence_start,
+                          s.last + p.sentence_start, s.lang, p.doc_start + s.doc - 1)
+                for p in self.parts for s in p.store.chunk_spans()]
+
+    def documents_facts(self) -> list[DocumentFacts]:
+        """The live documents, `row` numbered through the segments (as `chunk_spans`' doc)."""
+        return [replace(f, row=p.doc_start + f.row - 1)
+                for p in self.parts for f in p.store.documents_facts() if f.doc_id not in p.dead]
+
+    def dead_rows(self) -> np.ndarray:
+        """Rows (as `chunk_spans`' doc) of the deleted documents."""
+        rows = [p.doc_start + i for p in self.parts
+                for i, doc_id in enumerate(p.store.document_ids()) if doc_id in p.dead]
+        return np.array(rows, dtype=np.int64)
+
+    def first_sentence(self, doc_id: str) -> int:
+        """The generation-wide id of the document's first sentence."""
+        part = self._part(doc_id)
+        return part.sentence_start + part.store.first_sentence(doc_id)
+
+    def document_sentences(self, doc_id: str) -> list[StoredSentence]:
+        return self._part(doc_id).store.document_sentences(doc_id)
+
+    def document_chunks(self, doc: Document) -> list[Chunk]:
+        return self._part(doc.id).store.document_chunks(doc)
+
+    def content_hashes(self) -> dict[str, str]:
+        return {i: h for p in self.parts for i, h in p.store.content_hashes().items()
+                if i not in p.dead}
+
+    def story_facts(self) -> dict[str, StoryFacts]:
+        return {i: replace(f, story=self.story(f.story))
+                for p in self.parts for i, f in p.store.story_facts().items() if i not in p.dead}
+
+    def band_members(self, band: int, key: bytes) -> list[str]:
+        return [i for p in self.parts for i in p.store.band_members(band, key)
+                if i not in p.dead]
+
+    def same_body(self, body_key: str) -> list[str]:
+        return [i for p in self.parts for i in p.store.same_body(body_key) if i not in p.dead]
+
+    def home(self, doc_id: str) -> str:
+        """The name of the segment that holds a live document."""
+        return self._part(doc_id).name
+
+    def integrity(self) -> tuple[str, str]:
+        """SQLite's own check of each segment's file: ("ok", "") or (what is wrong, where)."""
+        for part in self.parts:
+            try:
+                result = part.store.integrity()
+            except sqlite3.DatabaseError as exc:
+                result = str(exc)
+            if result != "ok":
+                return result, part.name
+        return "ok", ""
+
+
+def _desc(day: str) -> str:
+    """A key that sorts ISO days newest first."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in day)
