@@ -1,7 +1,7 @@
 """How qabot holds up as the archive grows: build, disk, memory, question time, recall, updates.
 
 Usage: python bench/scale.py [--sizes 100000,1000000] [--json] [--questions 100]
-                             [--workdir DIR] [--piaf PIAF.json]
+                             [--workdir DIR (kept)] [--piaf PIAF.json]
 
 For each size, a synthetic archive of that many sentences (`synthetic.py`: PIAF sentences,
 each mutated, dated over five years, from twenty outlets; vectors drawn around the real
@@ -62,7 +62,8 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--piaf", type=Path, default=synthetic.DEFAULT_PIAF)
-    ap.add_argument("--child", choices=["dense", "warm", "open"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["dense", "queries", "warm", "open"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--index", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -75,7 +76,8 @@ def main() -> None:
         for n in sizes:
             rows.append(measure(n, workdir / f"n{n}", args))
             log(json.dumps(rows[-1]))
-            shutil.rmtree(workdir / f"n{n}", ignore_errors=True)
+            if args.workdir is None:  # a folder given is kept, to measure again
+                shutil.rmtree(workdir / f"n{n}", ignore_errors=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -179,18 +181,29 @@ def child(kind: str, index: Path, env: dict[str, str], args: argparse.Namespace)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+# A child's peak memory counts what it shared with its parent before it exec'd: this bench is
+# large by then, so a small launcher process starts `qabot ask` and reports its peak.
+_LAUNCHER = """
+import os, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(proc.pid, 0)
+code = os.waitstatus_to_exitcode(status)
+if code not in (0, 1):  # 1: the corpus holds no answer
+    sys.exit(proc.stderr.read().decode())
+print(usage.ru_maxrss / 1024, time.perf_counter() - t)
+"""
+
+
 def one_shot(question: str, env: dict[str, str]) -> tuple[float, float]:
     """Peak resident memory (MB) and seconds of `qabot ask --json` answered in-process."""
     qabot = Path(sys.executable).with_name("qabot")
-    t = time.perf_counter()
-    proc = subprocess.Popen([str(qabot), "ask", question, "--json"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):  # 1: the corpus holds no answer
-        raise SystemExit(f"qabot ask failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return usage.ru_maxrss / 1024, seconds
+    out = subprocess.run([sys.executable, "-c", _LAUNCHER, str(qabot), "ask", question,
+                          "--json"], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"qabot ask failed: {out.stderr}")
+    mb, seconds = out.stdout.split()
+    return float(mb), float(seconds)
 
 
 def drop_page_cache() -> bool:
@@ -216,39 +229,50 @@ def questions_of(args: argparse.Namespace) -> list[str]:
     return qs[::step][:args.questions]
 
 
-def child_dense(args: argparse.Namespace) -> dict[str, Any]:
-    """Resident memory of the dense index alone, and its recall against exact search."""
+def child_queries(args: argparse.Namespace) -> dict[str, Any]:
+    """Embed the questions into a file beside the index, for `child_dense` to read."""
     from qabot.config import load_settings
     from qabot.embedding.encoder import embedder_for
+
+    settings = load_settings()
+    path = settings.index_dir.parent / "queries.npy"
+    np.save(path, embedder_for(settings).encode_queries(questions_of(args)), allow_pickle=False)
+    return {"path": str(path)}
+
+
+def child_dense(args: argparse.Namespace) -> dict[str, Any]:
+    """Resident memory of the dense index alone, and its recall against exact search. Neither
+    torch nor the model is loaded here: memory they freed would be reused by the index and hide
+    it; the questions' vectors come from `child_queries`."""
+    from qabot.config import load_settings
     from qabot.index.dense import DenseIndex, DenseSet
     from qabot.index.generations import DENSE, current_generation, segment_dir
     from qabot.index.open import open_index
 
     settings = load_settings()
-    queries = embedder_for(settings).encode_queries(questions_of(args))
-    index = open_index(settings)  # for the live mask only; its own dense parts are dropped
-    live = index.dense.live
-    names = [s["name"] for s in index.segments]
-    index.store.close()
-    del index
-    import gc
-
-    gc.collect()
+    made = subprocess.run([sys.executable, __file__, "--child", "queries", "--questions",
+                           str(args.questions), "--piaf", str(args.piaf)],
+                          capture_output=True, text=True, check=True)
+    queries = np.load(json.loads(made.stdout.strip().splitlines()[-1])["path"])
+    gen = current_generation(settings.index_dir)
+    assert gen is not None
+    names = [s["name"] for s in json.loads((gen / "manifest.json").read_text())["segments"]]
     before = rss_bytes()
-    dense = DenseSet([DenseIndex.load(segment_dir(settings.index_dir, n) / DENSE) for n in names],
-                     live)
+    dense = DenseSet([DenseIndex.load(segment_dir(settings.index_dir, n) / DENSE) for n in names])
     found = [dense.search(q, 10)[0] for q in queries]
     # What retrieval asks for: 4 sentences per chunk wanted, 50 chunks.
     found_qabot = [dense.search(q, 200)[0][:10] for q in queries]
     dense_bytes = rss_bytes() - before
+    index = open_index(settings)
+    dense.live = index.dense.live  # (none deleted yet: the bench deletes later)
+    index.store.close()
     exact = exact_top(dense, queries, 10)
     recall = np.mean([len(set(f.tolist()) & set(e.tolist())) / 10
                       for f, e in zip(found, exact, strict=True)])
     recall_qabot = np.mean([len(set(f.tolist()) & set(e.tolist())) / 10
                             for f, e in zip(found_qabot, exact, strict=True)])
-    assert current_generation(settings.index_dir) is not None
-    return {"dense_bytes": dense_bytes, "sentences": len(dense) if live is None
-            else int(live.sum()), "recall_at_10": round(float(recall), 4),
+    return {"dense_bytes": dense_bytes, "sentences": len(dense) if dense.live is None
+            else int(dense.live.sum()), "recall_at_10": round(float(recall), 4),
             "recall_at_10_qabot": round(float(recall_qabot), 4)}
 
 
@@ -309,7 +333,8 @@ def child_open(args: argparse.Namespace) -> dict[str, Any]:
     return {"open_s": round(seconds, 2)}
 
 
-CHILDREN = {"dense": child_dense, "warm": child_warm, "open": child_open}
+CHILDREN = {"dense": child_dense, "queries": child_queries, "warm": child_warm,
+            "open": child_open}
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

@@ -183,19 +183,19 @@ def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
     assert day_number("1969-12-31") != UNDATED
 
 
-@pytest.mark.parametrize("size", [999, 3000])  # flat, then HNSW (threshold lowered to 1,000)
+@pytest.mark.parametrize("size", [999, 3000])  # flat, then IVF (threshold lowered to 1,000)
 def test_a_filtered_search_returns_only_allowed_ids_best_first(
         size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     import faiss
 
-    monkeypatch.setattr(dense_module, "HNSW_FROM", 1000)
+    monkeypatch.setattr(dense_module, "APPROXIMATE_FROM", 1000)
     rng = np.random.default_rng(size)
     data = clustered_unit_vectors(rng, size + 40)
     vectors, queries = data[:size], data[size:]
     index = DenseIndex.build(vectors)
     assert isinstance(faiss_base(index),
-                      faiss.IndexHNSWSQ if size >= 1000 else faiss.IndexScalarQuantizer)
-    many = np.arange(size) % 3 != 0  # more than HNSW_FROM allowed: the graph walk, filtered
+                      faiss.IndexIVFScalarQuantizer if size >= 1000 else faiss.IndexScalarQuantizer)
+    many = np.arange(size) % 3 != 0  # more than APPROXIMATE_FROM allowed: IVF, filtered
     few = np.zeros(size, dtype=bool)
     few[rng.choice(size, 30, replace=False)] = True  # a narrow window: an exact scan
     for allowed in (many, few):
@@ -245,13 +245,13 @@ def faiss_base(index: DenseIndex) -> Any:
     return faiss.downcast_index(index._index)
 
 
-def test_dense_index_switches_to_hnsw_at_its_threshold_and_keeps_recall(tmp_path: Path) -> None:
-    """The default threshold, unpatched: a corpus of HNSW_FROM sentences is searched by HNSW
-    over 8-bit codes, as closely as an exact scan, with exact scores, and reads back from disk
-    the same; the exact vectors are memory-mapped, not loaded."""
+def test_dense_index_switches_to_ivf_at_its_threshold_and_keeps_recall(tmp_path: Path) -> None:
+    """The default threshold, unpatched: a segment of APPROXIMATE_FROM sentences is searched
+    by an inverted file over 8-bit codes, as closely as an exact scan, with exact scores, and
+    reads back from disk the same; the exact vectors are read from disk, not loaded."""
     import faiss
 
-    n = dense_module.HNSW_FROM
+    n = dense_module.APPROXIMATE_FROM
     rng = np.random.default_rng(20_000)
     data = clustered_unit_vectors(rng, n + 300)
     vectors, queries = data[:n], data[n:]
@@ -260,9 +260,9 @@ def test_dense_index_switches_to_hnsw_at_its_threshold_and_keeps_recall(tmp_path
                       faiss.IndexScalarQuantizer)  # one vector short: a scan of every code
     index = DenseIndex.build(vectors)
     base = faiss_base(index)
-    assert isinstance(base, faiss.IndexHNSWSQ)
+    assert isinstance(base, faiss.IndexIVFScalarQuantizer)
     assert base.metric_type == faiss.METRIC_INNER_PRODUCT
-    assert base.hnsw.efSearch == dense_module.HNSW_EF_SEARCH
+    assert (base.nlist, base.nprobe) == (512, dense_module.IVF_PROBE_MIN)
     assert (len(index), index.dimension) == (n, 384)
 
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
@@ -279,9 +279,9 @@ def test_dense_index_switches_to_hnsw_at_its_threshold_and_keeps_recall(tmp_path
     folder.mkdir()
     index.save(folder)
     loaded = DenseIndex.load(folder)
-    assert isinstance(faiss_base(loaded), faiss.IndexHNSWSQ)
-    assert isinstance(loaded._vectors, np.memmap)
-    assert faiss_base(loaded).hnsw.efSearch == dense_module.HNSW_EF_SEARCH
+    assert isinstance(faiss_base(loaded), faiss.IndexIVFScalarQuantizer)
+    assert isinstance(loaded._vectors, dense_module.VectorFile)  # read, not loaded
+    assert faiss_base(loaded).nprobe == dense_module.IVF_PROBE_MIN
     assert (len(loaded), loaded.dimension) == (n, 384)
     for q, (got, scores) in zip(queries, found, strict=True):
         again, again_scores = loaded.search(q, 10)
@@ -294,6 +294,13 @@ def test_dense_index_switches_to_hnsw_at_its_threshold_and_keeps_recall(tmp_path
         np.testing.assert_allclose(each.similarity(queries[0], some),
                                    vectors[some] @ queries[0], atol=1e-6)
         assert each.vectors(np.array([], dtype=np.int64)).shape == (0, 384)
+
+
+def test_ivf_lists_grow_with_the_segment() -> None:
+    assert [dense_module.ivf_lists(n) for n in (20_000, 100_000, 1_000_000, 3_000_000)] == [
+        512, 1024, 4096, 8192]
+    assert dense_module.ivf_lists(3_000) == 64  # 39 vectors a list at least
+    assert [dense_module.ivf_probes(n) for n in (64, 512, 4096, 8192)] == [64, 64, 64, 128]
 
 
 def test_segments_searched_as_one_leave_deleted_sentences_out() -> None:

@@ -20,7 +20,8 @@ from qabot.engine import Qabot
 from qabot.errors import IndexCorruptError
 from qabot.index.generations import sha256_file
 from qabot.index.open import current_generation, open_index
-from qabot.index.write import build_index
+from qabot.index.write import build_index, merge_from
+from qabot.ingest.analyze import Analyzer
 from tests.conftest import CORPUS, clean_env, write
 from tests.test_cli import run as run_cli
 
@@ -85,6 +86,85 @@ def test_incremental_update_embeds_only_what_changed_and_equals_a_rebuild(
     assert incremental == rebuilt
     assert any("sept mètres" in quote for _, quote, _ in incremental[3])
     assert all("pompiers" not in quote for found in incremental for _, quote, _ in found)
+
+
+def test_segments_and_tombstones_answer_as_a_rebuild(tmp_path: Path,
+                                                     embedder: Embedder) -> None:
+    """An added article gets a segment of its own, a deleted one a tombstone; nothing else is
+    rewritten, and BM25's statistics still count the whole corpus and only what is live:
+    every passage and score is the rebuild's."""
+    school = article("Rentrée scolaire", "Les écoles de Sikasso rouvrent lundi. Trois cents "
+                     "enseignants ont été recrutés.")
+    inc = settings_for(tmp_path / "inc")
+    for name, text in (("mali", MALI), ("storm", STORM), ("flood", FLOOD), ("school", school)):
+        write(inc.corpus_dir / f"{name}.txt", text)
+    build_index(inc, embedder=embedder)
+    write(inc.corpus_dir / "harvest.txt", HARVEST)
+    added = build_index(inc, embedder=embedder)
+    assert (added.embedded, added.segments, added.merged) == (2, 2, 0)
+    (inc.corpus_dir / "storm.txt").unlink()
+    removed = build_index(inc, embedder=embedder)
+    assert (removed.removed, removed.embedded, removed.segments, removed.merged) == (1, 0, 2, 0)
+    gen = current_generation(inc.index_dir)
+    assert gen is not None
+    assert list(json.loads((gen / "tombstones.json").read_text()).values()) == [["storm.txt"]]
+
+    full = settings_for(tmp_path / "full")
+    for name, text in (("mali", MALI), ("flood", FLOOD), ("harvest", HARVEST),
+                       ("school", school)):
+        write(full.corpus_dir / f"{name}.txt", text)
+    build_index(full, embedder=embedder)
+    assert answers(inc, embedder) == answers(full, embedder)
+    index, rebuilt = open_index(inc), open_index(full)
+    # Terms only the deleted article held, and terms of the rest: counted as the rebuild does.
+    for term in Analyzer("fr").index_terms("pompiers familles Bamako fleuve écoles"):
+        assert index.lexical.idf(term) == rebuilt.lexical.idf(term), term
+    assert index.lexical.df(Analyzer("fr").index_terms("pompiers")[0]) == 0
+    assert "storm.txt" not in {c.doc_id for c in index.store.citations()}
+
+
+def test_an_update_reads_only_the_files_that_changed(tmp_path: Path, embedder: Embedder,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of the same size and time as when the index read it is not read again (a large
+    corpus would otherwise be parsed and hashed whole on every update); a changed one is."""
+    import os
+
+    from qabot.ingest import load
+
+    s = settings_for(tmp_path)
+    for name, text in (("mali", MALI), ("storm", STORM), ("flood", FLOOD)):
+        write(s.corpus_dir / f"{name}.txt", text)
+        os.utime(s.corpus_dir / f"{name}.txt", ns=(10**18, 10**18))  # settled, not racy
+    build_index(s, embedder=embedder)
+    read: list[str] = []
+    real = load._load_path
+    monkeypatch.setattr(load, "_load_path", lambda path, rel: read.append(rel) or real(path, rel))
+    write(s.corpus_dir / "harvest.txt", HARVEST)
+    write(s.corpus_dir / "flood.txt", FLOOD.replace("six mètres", "sept mètres"))
+    summary = build_index(s, embedder=embedder)
+    assert sorted(read) == ["flood.txt", "harvest.txt"]
+    assert (summary.added, summary.updated, summary.removed, summary.documents) == (1, 1, 0, 4)
+    read.clear()
+    (s.corpus_dir / "storm.txt").unlink()
+    summary = build_index(s, embedder=embedder)
+    assert summary.removed == 1 and summary.documents == 3
+    assert "storm.txt" not in read and "mali.txt" not in read
+    bot = Qabot(s, open_index(s), embedder)
+    assert "sept mètres" in bot.ask("Quelle hauteur le fleuve Niger a-t-il atteint ?").passages[
+        0].quote
+
+
+def test_the_merge_policy_folds_the_newest_segments_as_they_grow() -> None:
+    # A small update beside a large segment gets its own; the small ones fold together once
+    # they reach a quarter of the one before them; a third of a segment's articles deleted
+    # rewrites it (and those after it).
+    assert merge_from([1000], [0], [40], [0], 30) == 1
+    assert merge_from([1000, 30], [0, 0], [40, 1], [0, 0], 30) == 1
+    assert merge_from([1000, 200, 30], [0, 0, 0], [40, 8, 1], [0, 0, 0], 10) == 2
+    assert merge_from([1000, 200, 30], [0, 0, 0], [40, 8, 1], [0, 0, 0], 30) == 0
+    assert merge_from([1000, 30], [0, 0], [40, 1], [0, 0], 0) == 2  # a deletion alone
+    assert merge_from([1000, 30], [400, 0], [40, 1], [14, 0], 0) == 0
+    assert merge_from([], [], [], [], 30) == 0
 
 
 def test_nothing_changed_is_nothing_done(tmp_path: Path, embedder: Embedder) -> None:
@@ -190,10 +270,10 @@ def test_killed_mid_embedding_leaves_the_previous_index_usable(tmp_path: Path,
     write(s.corpus_dir / "mali.txt", MALI)
     build_index(s, embedder=embedder)
     before = current_generation(s.index_dir)
-    # Enough new text that embedding takes half a minute: 150 articles of about 3 chunks.
+    # Enough new text that embedding takes several slices: 40 articles of about 3 chunks.
     body = " ".join([STORM.split("\n\n", 1)[1].strip()] * 20)
     lines = [json.dumps({"id": f"n{i}", "title": f"Note {i}", "lang": "fr",
-                         "text": f"{body} Numéro {i}."}) for i in range(150)]
+                         "text": f"{body} Numéro {i}."}) for i in range(40)]
     write(s.corpus_dir / "many.jsonl", "\n".join(lines))
     env = {**_env(s), "QABOT_LOG_LEVEL": "DEBUG"}
     proc = subprocess.Popen([sys.executable, "-m", "qabot", "index"], env=env, cwd=tmp_path,
@@ -215,8 +295,39 @@ def test_killed_mid_embedding_leaves_the_previous_index_usable(tmp_path: Path,
     done = subprocess.run([sys.executable, "-m", "qabot", "index", "-q"], env=_env(s),
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert ": 150 added, 0 updated, 0 removed" in done.stdout
+    assert ": 40 added, 0 updated, 0 removed" in done.stdout
     assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".building-")]
+
+
+def test_a_segment_written_by_an_update_that_died_is_never_used_and_is_removed(
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between writing its segment and publishing the generation that names it: the
+    previous generation answers, and the next update removes the orphan."""
+    from qabot.index import write as writer
+
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    before = current_generation(s.index_dir)
+    write(s.corpus_dir / "storm.txt", STORM)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as far as this process goes, the end
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "publish", killed)
+        with pytest.raises(KeyboardInterrupt):
+            build_index(s, embedder=embedder)
+    assert current_generation(s.index_dir) == before
+    assert len(list((s.index_dir / "segments").iterdir())) == 2  # the orphan is there
+    bot = Qabot(s, open_index(s), embedder)
+    assert all("pompiers" not in p.quote for p in bot.ask(
+        "Combien de familles les pompiers ont-ils secourues ?", k=3).passages)
+    assert build_index(s, embedder=embedder).added == 1
+    assert {p.name for p in (s.index_dir / "segments").iterdir()} == {
+        seg["name"] for seg in json.loads((current_generation(s.index_dir) / "manifest.json")
+                                          .read_text())["segments"]} | {
+        seg["name"] for seg in json.loads((before / "manifest.json").read_text())["segments"]}
 
 
 def test_repl_answers_from_new_articles_without_a_restart(tmp_path: Path,

@@ -67,6 +67,14 @@ class Catalog:
     def _cite(self, c: Citation) -> Citation:
         return replace(c, story=self.story(c.story)) if c.story in self._aliases else c
 
+    def part_of(self, doc_id: str) -> int:
+        """The position of the segment holding a live document."""
+        return self._home[doc_id]
+
+    def doc_at(self, part: int, row: int) -> str | None:
+        """The document holding a segment's sentence `row`."""
+        return self.parts[part].store.doc_at(row)
+
     def _part(self, doc_id: str) -> Part:
         try:
             return self.parts[self._home[doc_id]]

@@ -1,16 +1,23 @@
 """Dense index: sentence vectors, searched by FAISS over 8-bit codes, re-scored exactly.
 
 Each segment keeps two copies of its vectors: 8-bit scalar-quantized codes in a FAISS index
-(flat, or HNSW when large), which stay in memory (384 bytes a vector with the default model,
-against 1,536 in float32), and the float32 vectors in a `.npy` file that is memory-mapped, not
-read: only the rows of the candidates a search re-scores are touched. Scores that leave this
-module are always exact cosines, so ranking and abstention read the same numbers as before
-quantization. Keys are rows 0..n-1 of the segment; `DenseSet` numbers the rows of all the
+(flat, or an inverted file when large), which stay in memory (384 bytes a vector with the default model,
+against 1,536 in float32), and the float32 vectors in a `.npy` file that is never loaded: the
+rows of the candidates a search re-scores are read with positioned reads. Scores that leave
+this module are always exact cosines, so ranking and abstention read the same numbers as before
+quantization.
+
+Why reads, not a memory map: a mapped row faults in the pages around it too (the kernel maps up
+to 64 KB per fault from its cache), so after 100 questions over 100k sentences the whole 150 MB
+file was resident in the process (bench/scale.py). Read rows stay in the kernel's page cache,
+shared and evictable, and the process holds only codes and graph. Keys are rows 0..n-1 of the segment; `DenseSet` numbers the rows of all the
 segments of a generation one after the other.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,19 +30,37 @@ __all__ = ["CODES", "VECTORS", "DenseIndex", "DenseSet"]
 
 CODES, VECTORS = "dense.faiss", "vectors.npy"
 
-# Below this many sentences a scan of every 8-bit code beats a graph walk and is exact (2 ms
-# for 20k codes on one core, 9 ms for 100k, against 1 to 3 ms for HNSW at any size: see
-# bench/scale.py); above it, HNSW.
-HNSW_FROM = 20_000
-# 16 links a node: 128 bytes a vector on the graph's bottom layer, where 32 cost 256 and
-# gained nothing in recall@10 once candidates are re-scored (bench/scale.py).
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 80
-# The walk's breadth: recall@10 against an exact scan, on 100k synthetic sentences drawn around
-# real e5 vectors (bench/scale.py), 0.953 at 128, 0.975 at 256, 0.991 at 512 (1.4 ms a
-# question); a wider build (efConstruction 200) tripled build time for nothing at 512.
-HNSW_EF_SEARCH = 512
-HNSW_EF_MAX = 4096  # a filtered walk's widest
+# Below this many sentences a scan of every 8-bit code is fast and exact (2 ms for 20k codes
+# on one core, 9 ms for 100k); above it, an inverted file (IVF) over the same codes.
+APPROXIMATE_FROM = 20_000
+# Why IVF and not HNSW, measured by bench/scale.py on synthetic sentences drawn around real e5
+# vectors (recall@10 against an exact scan, candidates re-scored exactly): at 100k, HNSW
+# (16 links, efSearch 512) 0.981 and IVF 1024 lists 0.99+; at 1M, HNSW 0.844, IVF 4096 lists
+# 0.990 at 32 lists searched (1.2 ms) and 0.998 at 64 (2.0 ms). Sentences of one story sit in
+# tight clumps that a graph walk leaves by few edges; the lists keep them together. IVF also
+# costs less memory (8-byte ids, against 16 links of 4 bytes) and less time to build.
+#: Lists searched: IVF_PROBE_SHARE of them, and at least IVF_PROBE_MIN (at 100k sentences and
+#: 1,024 lists, 32 gave recall@10 0.966).
+IVF_PROBE_MIN = 64
+IVF_PROBE_SHARE = 1 / 64
+# k-means on this many vectors per list, for this many rounds: lists good enough to search
+# (more made recall no better and training four times longer at 1M).
+IVF_TRAIN_PER_LIST = 40  # (FAISS warns below 39)
+IVF_TRAIN_ROUNDS = 10
+
+
+def ivf_lists(n: int) -> int:
+    """Lists for `n` vectors: about 4 sqrt(n), a power of two, each list of 39 or more
+    (FAISS's floor for training)."""
+    want = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
+    most = 2 ** max(0, math.floor(math.log2(max(n // 39, 1))))
+    return max(1, min(want, most))
+
+
+def ivf_probes(lists: int) -> int:
+    return min(lists, max(IVF_PROBE_MIN, int(lists * IVF_PROBE_SHARE)))
+
+
 # Candidates taken from the codes beyond those wanted, then re-scored exactly: 8-bit codes
 # misplace near ties (e5 puts most cosines between 0.75 and 0.92).
 RESCORE_MIN = 40
@@ -44,10 +69,13 @@ RESCORE_MIN = 40
 class DenseIndex:
     """One segment's vectors: FAISS over 8-bit codes, and the exact vectors on disk."""
 
-    def __init__(self, index: Any, vectors: np.ndarray) -> None:
+    def __init__(self, index: Any, vectors: np.ndarray | VectorFile) -> None:
         self._index = index
-        self._vectors = vectors  # float32 rows; a memory map once saved and loaded
-        self._hnsw = hasattr(index, "hnsw")
+        self._vectors = vectors  # float32 rows, in memory or a `VectorFile`
+        self._ivf = hasattr(index, "nprobe")
+        # The last filter seen, counted and packed: the live rows of a segment with deletions
+        # come back with every question.
+        self._filter: tuple[np.ndarray, int, np.ndarray] | None = None
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, threads: int = 1) -> DenseIndex:
@@ -55,21 +83,26 @@ class DenseIndex:
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
-        quantizer = faiss.ScalarQuantizer.QT_8bit
+        rng = np.random.default_rng(0)
         index: Any
-        if len(vectors) >= HNSW_FROM:
-            index = faiss.IndexHNSWSQ(dim, quantizer, HNSW_M,  # type: ignore[arg-type]
-                                      faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        if len(vectors) >= APPROXIMATE_FROM:
+            lists = ivf_lists(len(vectors))
+            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, lists,
+                                                  faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+            index.cp.niter = IVF_TRAIN_ROUNDS
+            index.cp.seed = 1234
+            size = min(len(vectors), lists * IVF_TRAIN_PER_LIST)
         else:
-            index = faiss.IndexScalarQuantizer(dim, quantizer, faiss.METRIC_INNER_PRODUCT)
-        # Building is the one place where both cores pay (the graph's insertions run in
-        # parallel); questions stay on one thread (see `_tune`).
+            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
+                                               faiss.METRIC_INNER_PRODUCT)
+            size = min(len(vectors), 200_000)  # each dimension's range: a sample is as good
+        # Building is where both cores pay (k-means and list assignment run in parallel);
+        # questions stay on one thread (see `_tune`).
         faiss.omp_set_num_threads(max(1, threads))
         try:
-            # Each dimension's range is read from the vectors themselves: a sample is as good.
-            sample = vectors if len(vectors) <= 200_000 else vectors[
-                np.random.default_rng(0).choice(len(vectors), 200_000, replace=False)]
+            sample = vectors if size == len(vectors) else vectors[
+                np.sort(rng.choice(len(vectors), size, replace=False))]
             index.train(sample)
             index.add(vectors)
         finally:
@@ -92,14 +125,13 @@ class DenseIndex:
 
         try:
             index = faiss.read_index(str(folder / CODES))
-            vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+            vectors = VectorFile(folder / VECTORS)
         except (RuntimeError, OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"cannot read the dense index in {folder} ({str(exc).splitlines()[0][:120]}); "
                 "run `qabot index --rebuild`"
             ) from None
-        if vectors.ndim != 2 or vectors.dtype != np.float32 or len(vectors) != index.ntotal \
-                or vectors.shape[1] != index.d:
+        if len(vectors) != index.ntotal or vectors.dimension != index.d:
             raise IndexCorruptError(f"the vectors of {folder} do not match its dense index; "
                                     "run `qabot index --rebuild`")
         _tune(index)
@@ -124,7 +156,13 @@ class DenseIndex:
         where `allowed` (a boolean per row) is true, when given."""
         import faiss
 
-        count = len(self) if allowed is None else int(allowed.sum())
+        bitmap = None
+        if allowed is None:
+            count = len(self)
+        elif self._filter is not None and self._filter[0] is allowed:
+            count, bitmap = self._filter[1], self._filter[2]
+        else:
+            count = int(allowed.sum())
         n = min(n, count)
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -132,20 +170,26 @@ class DenseIndex:
         wide = min(count, n + max(RESCORE_MIN, n // 2))
         if allowed is None:
             _, ids = self._index.search(q, wide)
-        elif count <= HNSW_FROM and (self._hnsw or count * 8 < len(self)):
-            # Few allowed: a graph walk that steps on few of them misses some, and a scan of
-            # their exact vectors is cheap and exact.
+        elif count <= APPROXIMATE_FROM and (self._ivf or count * 8 < len(self)):
+            # Few allowed: the lists searched may hold few of them, and a scan of their exact
+            # vectors is cheap and exact.
             rows = np.flatnonzero(allowed)
             return _best(rows, self.similarity(query, rows), n)
         else:
-            bitmap = np.packbits(allowed, bitorder="little")
+            if bitmap is None:
+                bitmap = np.packbits(allowed, bitorder="little")
+                self._filter = (allowed, count, bitmap)
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-            # The walk visits nodes the filter rejects: widen it as the allowed share shrinks,
-            # so that about as many allowed ones are met as an unfiltered search meets.
-            ef = min(HNSW_EF_MAX, max(wide, HNSW_EF_SEARCH * len(allowed) // max(1, count)))
             # (faiss's stubs lack the search parameters' keywords)
-            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=ef)  # type: ignore[attr-defined]
-                      if self._hnsw else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
+            params: Any
+            if self._ivf:
+                # Search more lists as the allowed share shrinks, so that about as many
+                # allowed vectors are met as an unfiltered search meets.
+                lists = int(self._index.nlist)
+                probes = min(lists, ivf_probes(lists) * len(allowed) // max(1, count))
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)  # type: ignore[call-arg]
+            else:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
             _, ids = self._index.search(q, wide, params=params)
         rows = ids[0][ids[0] >= 0]
         return _best(rows, self.similarity(query, rows), n)
@@ -155,7 +199,10 @@ class DenseIndex:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if isinstance(self._vectors, VectorFile):
+            return self._vectors.rows(rows)
         return np.asarray(self._vectors[rows], dtype=np.float32)
+
 
     def similarity(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine of the query with the vectors of `rows`."""
@@ -170,6 +217,7 @@ class DenseSet:
     def __init__(self, parts: Sequence[DenseIndex], live: np.ndarray | None = None) -> None:
         self.parts = list(parts)
         self.live = live
+        self._live_masks: dict[int, np.ndarray | None] = {}  # by part, once per generation
         sizes = [len(p) for p in self.parts]
         self.starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
@@ -183,13 +231,22 @@ class DenseSet:
     def search(self, query: np.ndarray, n: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, exact cosines) of the `n` nearest sentences of all segments, best first."""
+        unfiltered = allowed is None
         if self.live is not None:
             allowed = self.live if allowed is None else allowed & self.live
         found_ids, found_sims = [], []
-        for part, start, end in zip(self.parts, self.starts[:-1], self.starts[1:], strict=True):
-            mask = None if allowed is None else allowed[start:end]
-            if mask is not None and mask.all():
-                mask = None
+        for i, (part, start, end) in enumerate(zip(self.parts, self.starts[:-1], self.starts[1:],
+                                                   strict=True)):
+            if unfiltered:
+                # Only the deleted are left out: the same for every question, so worked out once.
+                if i not in self._live_masks:
+                    mask = None if allowed is None else allowed[start:end]
+                    self._live_masks[i] = None if mask is None or mask.all() else mask
+                mask = self._live_masks[i]
+            else:
+                mask = None if allowed is None else allowed[start:end]
+                if mask is not None and mask.all():
+                    mask = None
             ids, sims = part.search(query, n, mask)
             found_ids.append(ids + start)
             found_sims.append(sims)
@@ -210,6 +267,60 @@ class DenseSet:
         return (self.vectors(ids) @ query.astype(np.float32)).astype(np.float32)
 
 
+class VectorFile:
+    """The rows of a 2-D float32 `.npy` file, read on demand (runs of consecutive rows in one
+    read each); safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(fh)
+            offset = fh.tell()
+        if len(shape) != 2 or fortran or dtype != np.dtype("<f4"):
+            raise ValueError(f"{path.name} is not a table of float32 vectors")
+        self._shape = (int(shape[0]), int(shape[1]))
+        expected = offset + self._shape[0] * self._shape[1] * 4
+        if path.stat().st_size != expected:
+            raise ValueError(f"{path.name} holds {path.stat().st_size} bytes, not {expected}")
+        self._offset = offset
+        self._file = open(path, "rb")  # noqa: SIM115 - held for the index's life
+        self._row = self._shape[1] * 4
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    @property
+    def dimension(self) -> int:
+        return self._shape[1]
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), self._shape[1]), dtype=np.float32)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        ranked = rows[order]
+        if ranked[0] < 0 or ranked[-1] >= self._shape[0]:
+            raise IndexError("vector row out of range")
+        # Runs of consecutive rows (a chunk's sentences are), each one read, in place.
+        starts = np.flatnonzero(np.diff(ranked) != 1) + 1
+        bounds = zip([0, *starts.tolist()], [*starts.tolist(), len(ranked)], strict=True)
+        fd, sorted_rows = self._file.fileno(), np.empty_like(out)
+        view = memoryview(sorted_rows.data).cast("B")
+        for a, b in bounds:
+            got = os.preadv(fd, [view[a * self._row:b * self._row]],
+                            self._offset + int(ranked[a]) * self._row)
+            if got != (b - a) * self._row:
+                raise OSError("the vector file was cut short")
+        out[order] = sorted_rows
+        return out
+
+    def __del__(self) -> None:
+        if hasattr(self, "_file"):
+            self._file.close()
+
+
 def _best(rows: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The `n` best by score, best first; ties by row, so results never depend on order."""
     order = np.lexsort((rows, -sims))[:n]
@@ -222,5 +333,5 @@ def _tune(index: Any) -> None:
     # One question at a time: OpenMP's thread start-up costs more than it saves (6 ms vs 14 ms
     # for a flat scan of 100k vectors on 2 cores).
     faiss.omp_set_num_threads(1)
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if hasattr(index, "nprobe"):
+        index.nprobe = ivf_probes(int(index.nlist))

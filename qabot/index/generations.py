@@ -26,7 +26,7 @@ from typing import Any
 
 from qabot.errors import IndexBusyError, IndexCorruptError
 
-__all__ = ["CALIBRATION", "DENSE", "FORMAT_VERSION", "GEN_META", "LEXICAL", "MANIFEST",
+__all__ = ["CALIBRATION", "DENSE", "FILES", "FORMAT_VERSION", "GEN_META", "LEXICAL", "MANIFEST",
            "SEGMENTS", "STORE", "STORIES", "TOMBSTONES", "current_generation", "fsync_dir", "new_building_dir",
            "publish", "seal_segment", "segment_dir", "sha256_file", "sync_files", "verify",
            "verify_segment", "write_durably", "writer_lock"]
@@ -39,6 +39,7 @@ FORMAT_VERSION = 6
 STORE, DENSE, LEXICAL = "qabot.sqlite", "dense", "lexical"
 CALIBRATION, GEN_META = "calibration.npy", "meta.json"
 TOMBSTONES, STORIES = "tombstones.json", "stories.json"  # deleted documents; renamed stories
+FILES = "files.json"  # the corpus files as last read: size, time, documents
 SEGMENTS = "segments"
 _BUILDING = ".building-"
 _GEN = "gen-"

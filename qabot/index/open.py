@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.generations import (
     CALIBRATION,
     DENSE,
+    FILES,
     FORMAT_VERSION,
     GEN_META,
     LEXICAL,
@@ -40,12 +41,14 @@ __all__ = [
     "CheckReport",
     "DocumentTable",
     "IndexStats",
+    "LiveGeneration",
     "OpenIndex",
     "SentenceChunks",
     "check_index",
     "current_generation",
     "day_number",
     "latest_stories",
+    "open_for_update",
     "open_generation",
     "open_index",
     "read_latest",
@@ -190,6 +193,59 @@ class OpenIndex:
     @property
     def null_gap(self) -> float:
         return float(self.meta["calibration"]["null_gap"])
+
+
+@dataclass
+class LiveGeneration:
+    """The live generation as an update reads it: metadata, which segments and tombstones,
+    the calibration; a segment's dense index is loaded only when asked for (a merge copies its
+    vectors; a deleted sentence was a calibration probe's closest)."""
+
+    path: Path
+    meta: dict[str, Any]
+    store: Catalog
+    reference: Reference
+    segments: list[dict[str, Any]]
+    tombstones: dict[str, list[str]]
+    aliases: dict[str, str]
+    files: dict[str, Any]
+    _dense: dict[str, DenseIndex] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.meta.get("languages", ()))
+
+    def dense(self, name: str) -> DenseIndex:
+        if name not in self._dense:
+            self._dense[name] = DenseIndex.load(segment_dir(self.path.parent, name) / DENSE)
+        return self._dense[name]
+
+    def vectors(self, doc_id: str, count: int) -> np.ndarray:
+        """The exact vectors of a document's `count` sentences."""
+        part = self.store.parts[self.store.part_of(doc_id)]
+        first = self.store.first_sentence(doc_id) - part.sentence_start
+        return self.dense(part.name).vectors(np.arange(first, first + count, dtype=np.int64))
+
+
+def open_for_update(settings: Settings) -> LiveGeneration | None:
+    """The live generation for `qabot index` (sizes checked, as at opening; what a merge copies
+    forward is checked to the last byte before it is); None when none was ever published."""
+
+    def read(gen: Path) -> LiveGeneration:
+        manifest = verify(gen)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(f"the index has format {manifest.get('format_version')}")
+        store, meta = _open_catalog(gen)
+        try:
+            files = _read_json(gen, FILES) if (gen / FILES).exists() else {}
+            return LiveGeneration(gen, meta, store, _reference(gen, meta, int(meta["dimension"])),
+                                  list(manifest["segments"]), _read_json(gen, TOMBSTONES),
+                                  _read_json(gen, STORIES), files)
+        except BaseException:
+            store.close()
+            raise
+
+    return _read_current(settings, read)
 
 
 def _no_index(settings: Settings) -> NoIndexError:

@@ -30,6 +30,7 @@ CREATE TABLE documents (
     signature BLOB NOT NULL  -- MinHash values, little-endian uint64
 );
 CREATE INDEX documents_story ON documents(story);
+CREATE INDEX documents_first ON documents(first_sentence);
 CREATE INDEX documents_body ON documents(body_key);
 CREATE TABLE bands (band INTEGER NOT NULL, key BLOB NOT NULL, doc_id TEXT NOT NULL);
 CREATE INDEX bands_key ON bands(band, key);
@@ -48,11 +49,31 @@ CREATE INDEX chunks_doc ON chunks(doc_id);
 """
 
 
-@dataclass(frozen=True, slots=True)
 class StoredSentence:
-    sentence: Sentence
-    terms: tuple[str, ...]  # stems: what quotes are chosen by
-    search_terms: tuple[str, ...]  # every BM25 view (stems and exact forms)
+    """A stored sentence and its terms, parsed when first asked for: a question reads the
+    sentences around 15 chunks, and scores few of them."""
+
+    __slots__ = ("_raw", "_search", "_terms", "sentence")
+
+    def __init__(self, sentence: Sentence, raw_terms: str) -> None:
+        self.sentence = sentence
+        self._raw = raw_terms
+        self._search: tuple[str, ...] | None = None
+        self._terms: tuple[str, ...] | None = None
+
+    @property
+    def search_terms(self) -> tuple[str, ...]:
+        """Every BM25 view (stems and exact forms)."""
+        if self._search is None:
+            self._search = tuple(self._raw.split())
+        return self._search
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The stems: what quotes are chosen by."""
+        if self._terms is None:
+            self._terms = tuple(stems_of(self.search_terms))
+        return self._terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +189,34 @@ class Store:
             return [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
                 "SELECT rowid, id, story, published FROM documents ORDER BY rowid").fetchall()]
 
-    def sentence_count(self, doc_id: str) -> int:
+    def doc_at(self, row: int) -> str | None:
+        """The document whose sentences hold dense row `row` (copies hold none: where one
+        shares its `first_sentence` with the next document, the later row is the one)."""
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM sentences WHERE doc_id = ?",
-                                          (doc_id,)).fetchone()[0])
+            found = self._conn.execute(
+                "SELECT id FROM documents WHERE first_sentence <= ? "
+                "ORDER BY first_sentence DESC, rowid DESC LIMIT 1", (row,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def sentence_count(self, doc_ids: Iterable[str]) -> int:
+        """Sentences of these documents."""
+        return self._count_of("sentences", doc_ids)
 
     def chunk_count(self, exclude: Iterable[str] = ()) -> int:
         """Chunks, less those of the documents in `exclude`."""
         with self._lock:
             total = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-            for doc_id in exclude:
-                total -= int(self._conn.execute(
-                    "SELECT COUNT(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()[0])
+        return total - self._count_of("chunks", exclude)
+
+    def _count_of(self, table: str, doc_ids: Iterable[str]) -> int:
+        ids = list(doc_ids)
+        total = 0
+        with self._lock:
+            for at in range(0, len(ids), 500):  # SQLite's bound on variables
+                part = ids[at:at + 500]
+                total += int(self._conn.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE doc_id IN ({','.join('?' * len(part))})",
+                    part).fetchone()[0])
         return total
 
     def live_sentences(self, dead: Iterable[str]) -> np.ndarray:
@@ -214,11 +251,7 @@ class Store:
                 "WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
                 (doc_id, first, last),
             ).fetchall()
-        out = []
-        for o, s, e, p, t in rows:
-            search = tuple(t.split())
-            out.append(StoredSentence(Sentence(o, s, e, p), tuple(stems_of(search)), search))
-        return out
+        return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
 
     def first_sentence(self, doc_id: str) -> int:
         """The dense id of the document's first sentence."""

@@ -34,6 +34,7 @@ from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.generations import (
     CALIBRATION,
     DENSE,
+    FILES,
     FORMAT_VERSION,
     GEN_META,
     LEXICAL,
@@ -48,7 +49,7 @@ from qabot.index.generations import (
     writer_lock,
 )
 from qabot.index.lexical import LexicalIndex
-from qabot.index.open import OpenIndex, open_generation
+from qabot.index.open import LiveGeneration, open_for_update
 from qabot.index.store import Store, StoryFacts
 from qabot.ingest import analyze as analysis
 from qabot.ingest import chunk as chunker
@@ -59,7 +60,7 @@ from qabot.ingest.duplicates import Grouper, band_keys
 from qabot.ingest.load import LoadReport, load_corpus
 from qabot.ingest.sentences import split_sentences
 from qabot.records import Chunk, Document, Sentence
-from qabot.search.abstain import Reference, embed_reference, null_gap, reference_key
+from qabot.search.abstain import Reference, embed_reference, reference_key
 
 __all__ = ["IndexSummary", "PreparedDoc", "build_index", "merge_from", "prepare",
            "write_generation"]
@@ -71,7 +72,8 @@ __all__ = ["IndexSummary", "PreparedDoc", "build_index", "merge_from", "prepare"
 MERGE_RATIO = 4
 #: A segment with this share of its documents deleted is rewritten at the next update.
 DEAD_SHARE = 1 / 3
-#: Threads that build a segment's HNSW graph: this machine's two cores (a question uses one).
+#: Threads that build a segment's dense index (k-means, list assignment): this machine's two
+#: cores (a question uses one).
 BUILD_THREADS = 2
 
 log = logging.getLogger(__name__)
@@ -138,14 +140,14 @@ def prepare(doc: Document, settings: Settings) -> PreparedDoc | None:
                        passages=texts)
 
 
-def _reuse(doc: Document, live: OpenIndex) -> PreparedDoc:
+def _reuse(doc_id: str, live: LiveGeneration) -> PreparedDoc:
     """An unchanged document, read back from the live generation with its vectors."""
-    stored = live.store.document_sentences(doc.id)
+    doc = live.store.document(doc_id)
+    stored = live.store.document_sentences(doc_id)
     sentences = [s.sentence for s in stored]
     terms = [list(s.search_terms) for s in stored]
     chunks = live.store.document_chunks(doc)
-    first = live.store.first_sentence(doc.id)
-    vectors = live.dense.vectors(np.arange(first, first + len(sentences), dtype=np.int64))
+    vectors = live.vectors(doc_id, len(sentences))
     return PreparedDoc(doc, sentences, terms, chunks, _chunk_terms(doc, chunks, terms), vectors)
 
 
@@ -160,52 +162,65 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = F
                 on_warning: Callable[[str], None] | None = None) -> IndexSummary:
     """Bring the index up to date with the corpus: incremental unless `rebuild`."""
     started = time.perf_counter()
-    report = load_corpus(settings.corpus_dir)
-    for warning in report.warnings:
-        if on_warning:
-            on_warning(warning)
-        else:
-            log.warning("%s", warning)
-    if not report.documents:
-        raise CorpusError(
-            f"no articles to index in {settings.corpus_dir} "
-            f"({report.files} files, {report.skipped} skipped): add .txt, .md, .html or .jsonl files"
-        )
     with writer_lock(settings.index_dir):
         live = None if rebuild else _live_index(settings)
         try:
+            # Files unchanged since the live generation read them (same size and time) are
+            # not read again: their articles are the index's (an update of a large corpus
+            # would otherwise parse and hash every article).
+            regroup = live is not None and _regroup(settings, live)
+            report = load_corpus(settings.corpus_dir,
+                                 known=live.files if live and not regroup else None)
+            for warning in report.warnings:
+                if on_warning:
+                    on_warning(warning)
+                else:
+                    log.warning("%s", warning)
+            if not report.documents and not report.kept:
+                raise CorpusError(
+                    f"no articles to index in {settings.corpus_dir} ({report.files} files, "
+                    f"{report.skipped} skipped): add .txt, .md, .html or .jsonl files")
             return _update(settings, report, live, embedder, progress, started)
         finally:
             if live is not None:
                 live.store.close()
 
 
-def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
+def _regroup(settings: Settings, live: LiveGeneration) -> bool:
+    """Stories were grouped at another threshold: group again (nothing is re-embedded)."""
+    return bool(live.meta.get("duplicate_threshold") != settings.duplicate_threshold)
+
+
+def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
             embedder: Embedder | None, progress: bool, started: float) -> IndexSummary:
     """Keep what is unchanged where it is in `live`, embed the rest into a new segment (with
     the segments the merge policy folds in), publish a new generation."""
     known = live.store.content_hashes() if live else {}
     current = {d.id: d.content_hash for d in report.documents}
-    by_id = {d.id: d for d in report.documents}
+    current.update({i: known[i] for ids in report.kept.values() for i in ids if i in known})
     added = [d for d in report.documents if d.id not in known]
     updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
     removed = [i for i in known if i not in current]
     calibrated = live is not None and live.reference.texts_id == reference_key(*settings.prompts)
-    # Stories were grouped at another threshold: group again (nothing is re-embedded).
-    regroup = live is not None and live.meta.get("duplicate_threshold") != \
-        settings.duplicate_threshold
+    regroup = live is not None and _regroup(settings, live)
     if live is not None and calibrated and not (added or updated or removed or regroup):
+        # (A file touched but holding the same articles is read again next time.)
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
                             up_to_date=True, path=live.path, segments=len(live.segments))
     facts = live.store.story_facts() if live else {}
     fresh = {d.id for d in added + updated}
     # A copy whose original changed or went is indexed in its own right now.
-    fresh |= {i for i, f in facts.items()
+    copies = {i for i, f in facts.items()
               if i in current and f.duplicate_of is not None
               and (f.duplicate_of in fresh or f.duplicate_of not in current)}
-    stories, aliases = _place_stories(settings, report.documents, fresh, facts, live,
-                                      regroup=regroup)
+    fresh |= copies
+    parsed = {d.id: d for d in report.documents}
+    for i in copies - set(parsed):
+        assert live is not None
+        parsed[i] = live.store.document(i)  # from a file not read again
+    stories, aliases = _place_stories(settings, list(parsed.values()), set(current), fresh,
+                                      facts, live, regroup=regroup)
     # Documents that leave the segment they are in: changed, removed, indexed anew.
     tombstones = {name: set(ids) for name, ids in live.tombstones.items()} if live else {}
     for doc_id in known:
@@ -213,7 +228,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
             assert live is not None
             tombstones.setdefault(live.store.home(doc_id), set()).add(doc_id)
     fresh_items: list[PreparedDoc] = []
-    for doc in report.documents:
+    for doc in parsed.values():
         if doc.id in fresh:
             story = stories[doc.id]
             item = (PreparedDoc(doc, [], [], [], []) if story.duplicate_of
@@ -225,7 +240,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     parts = live.store.parts if live else []
     start = 0 if regroup else merge_from(
         [int(s["sentences"]) for s in segments],
-        [sum(p.store.sentence_count(i) for i in tombstones.get(p.name, ())) for p in parts],
+        [p.store.sentence_count(tombstones.get(p.name, ())) for p in parts],
         [int(s["documents"]) for s in segments],
         [len(tombstones.get(s["name"], ())) for s in segments],
         sum(len(p.sentences) for p in fresh_items))
@@ -238,7 +253,7 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
         assert live is not None
         for doc_id in part.store.document_ids():
             if doc_id not in tombstones.get(part.name, ()):
-                item = _reuse(by_id[doc_id], live)
+                item = _reuse(doc_id, live)
                 item.story = stories[doc_id]
                 prepared.append(item)
     prepared += fresh_items
@@ -258,9 +273,11 @@ def _update(settings: Settings, report: LoadReport, live: OpenIndex | None,
     else:
         reference = embed_reference(embedder or embedder_for(settings))
     names = {s["name"] for s in kept}
+    gone = {i for ids in tombstones.values() for i in ids}
     tombstones = {name: ids for name, ids in tombstones.items() if ids and name in names}
     path, meta = write_generation(settings, prepared, reference, live=live, kept=kept,
-                                  tombstones=tombstones, aliases={} if regroup else aliases)
+                                  tombstones=tombstones, aliases={} if regroup else aliases,
+                                  files=report.stamps, gone=gone)
     return IndexSummary(
         int(meta["documents"]), int(meta["chunks"]), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
@@ -285,16 +302,16 @@ def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
     return first
 
 
-def _place_stories(settings: Settings, documents: list[Document], fresh: set[str],
-                   facts: dict[str, StoryFacts], live: OpenIndex | None, *,
+def _place_stories(settings: Settings, documents: list[Document], current: set[str],
+                   fresh: set[str], facts: dict[str, StoryFacts], live: LiveGeneration | None, *,
                    regroup: bool = False) -> tuple[dict[str, StoryFacts], dict[str, str]]:
     """Every document's story: unchanged documents keep theirs; each new one is looked up by
     its band keys among those already placed, oldest first, and joins the story it repeats.
     With `regroup`, every document is placed again (exact copies stay copies of the same
     original: that does not depend on the threshold). Also the stories renamed since the
     segments were written: an article that bridges two stories makes them one."""
-    by_id = {d.id: d for d in documents}
-    kept = set() if regroup else {i for i in by_id if i not in fresh}
+    by_id = {d.id: d for d in documents}  # those read: new, changed, or all (regroup)
+    kept = set() if regroup else {i for i in current if i not in fresh}
     placed: dict[str, StoryFacts] = {i: facts[i] for i in kept}
     bodies: dict[str, str] = {}  # exact text -> the new document indexed with it
 
@@ -308,7 +325,8 @@ def _place_stories(settings: Settings, documents: list[Document], fresh: set[str
         return found[0] if found else None
 
     grouper = Grouper(settings.duplicate_threshold, lookup=lookup,
-                      text_of=lambda i: by_id[i].text, exact=exact,
+                      text_of=lambda i: by_id[i].text if i in by_id else (
+                          live.store.document(i).text if live else ""), exact=exact,
                       story_of=lambda i: placed[i].story)
     copies: dict[str, str] = {}  # regrouped copy -> its original
     for doc in sorted((by_id[i] for i in by_id if i not in kept),
@@ -329,12 +347,12 @@ def _place_stories(settings: Settings, documents: list[Document], fresh: set[str
              for i, f in placed.items()}, aliases)
 
 
-def _live_index(settings: Settings) -> OpenIndex | None:
+def _live_index(settings: Settings) -> LiveGeneration | None:
     """The live generation when its chunks and vectors can be reused, else None (rebuild)."""
     try:
         # Sizes only: what stays in place was checked when written; what a merge copies
         # forward is checked to the last byte before it is (see `_update`).
-        live = open_generation(settings)
+        live = open_for_update(settings)
     except QabotError as exc:
         log.info("rebuilding the index: %s", exc)
         return None
@@ -369,25 +387,25 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
 
 
 def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference, *,
-                     live: OpenIndex | None = None, kept: Sequence[dict[str, Any]] = (),
+                     live: LiveGeneration | None = None, kept: Sequence[dict[str, Any]] = (),
                      tombstones: dict[str, set[str]] | None = None,
-                     aliases: dict[str, str] | None = None) -> tuple[Path, dict[str, Any]]:
+                     aliases: dict[str, str] | None = None,
+                     files: dict[str, list[int | list[str]]] | None = None,
+                     gone: set[str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Write `prepared` into a new segment and publish a generation of the `kept` segments of
     `live` (less `tombstones`, deleted document ids by segment) and the new one (under
-    `writer_lock`); its path and meta."""
+    `writer_lock`); its path and meta. `files` are the corpus files read (see `load_corpus`);
+    `gone`, every document deleted or indexed anew since `live`'s segments were written."""
     tombstones = tombstones or {}
     segments = [dict(s) for s in kept]
-    fresh: set[str] = set()
+    new: tuple[str, DenseIndex] | None = None
     if prepared:
         name, counts = write_segment(settings, prepared)
         segments.append({"name": name, **counts})
-        fresh.add(name)
+        new = name, DenseIndex.load(segment_dir(settings.index_dir, name) / DENSE)
     parts = live.store.parts[:len(kept)] if live else []
-    dense = DenseSet([*(live.dense.parts[:len(kept)] if live else []),
-                      *([DenseIndex.load(segment_dir(settings.index_dir, name) / DENSE)]
-                        if prepared else [])],
-                     _live_sentences(parts, tombstones, prepared))
-    dead_docs = sum(len(tombstones.get(p.name, ())) for p in parts)
+    dead = {p.name: tombstones.get(p.name, set()) for p in parts}
+    gap, best = _calibrate(settings.index_dir, reference, live, parts, dead, gone or set(), new)
     meta = {
         "format_version": FORMAT_VERSION,
         "model": settings.embedding_model,
@@ -395,30 +413,91 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         "config": config_fingerprint(settings),
         "languages": sorted({p.doc.lang for p in prepared}
                             | set(live.languages if live and kept else ())),
-        "documents": sum(int(s["documents"]) for s in segments) - dead_docs,
+        "documents": sum(int(s["documents"]) for s in segments) - sum(map(len, dead.values())),
         "chunks": sum(len(p.chunks) for p in prepared) + sum(
-            p.store.chunk_count(tombstones.get(p.name, set())) for p in parts),
-        "sentences": int(dense.live.sum()) if dense.live is not None else len(dense),
+            p.store.chunk_count(dead[p.name]) for p in parts),
+        "sentences": sum(len(p.sentences) for p in prepared) + sum(
+            int(s["sentences"]) - p.store.sentence_count(dead[p.name])
+            for s, p in zip(kept, parts, strict=True)),
         "segments": len(segments),
         "duplicate_threshold": settings.duplicate_threshold,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "calibration": {"anchors": len(reference.anchors), "texts": reference.texts_id,
-                        "null_gap": round(null_gap(reference, dense), 6)},
+                        "null_gap": round(gap, 6), "best": best},
     }
     building = new_building_dir(settings.index_dir)
     try:
         np.save(building / CALIBRATION, reference.stacked(), allow_pickle=False)
         for file, value in ((GEN_META, meta), (STORIES, aliases or {}),
-                            (TOMBSTONES, {k: sorted(v) for k, v in tombstones.items() if v})):
+                            (TOMBSTONES, {k: sorted(v) for k, v in tombstones.items() if v}),
+                            (FILES, {"files": _settled(settings, files or {})})):
             (building / file).write_text(json.dumps(value, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
         path = publish(settings.index_dir, building,
                        {"format_version": FORMAT_VERSION, "model": settings.embedding_model,
-                        "dimension": reference.dimension, "segments": segments}, fresh)
+                        "dimension": reference.dimension, "segments": segments},
+                       {new[0]} if new else set())
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return path, {**meta, "segments": segments}
+
+
+def _settled(settings: Settings, files: dict[str, list[int | list[str]]]
+             ) -> dict[str, list[int | list[str]]]:
+    """The files whose time is not so recent that a change in the same clock tick could hide
+    behind it (git's "racy" files): the others are read again next time."""
+    recent = time.time_ns() - 2_000_000_000
+    return {rel: stamp for rel, stamp in files.items()
+            if isinstance(stamp[1], int) and stamp[1] < recent}
+
+
+def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | None,
+               parts: Sequence[Part], dead: dict[str, set[str]], gone: set[str],
+               new: tuple[str, DenseIndex] | None) -> tuple[float, list[list[Any] | None]]:
+    """Abstention's null gap (see `abstain.null_gap`) over the new generation, and each
+    probe's closest sentence ([cosine, segment, row, document]) for the next update to start
+    from: a kept segment only loses sentences, so a probe whose closest is still there (or was
+    merged into the new segment) needs only the new segment searched; one whose closest was
+    deleted (its document is in `gone`), every segment."""
+    old = (live.meta["calibration"].get("best")
+           if live is not None and live.reference is reference else None)
+    names = {p.name: i for i, p in enumerate(parts)}
+    best: list[list[Any] | None] = []
+    full: DenseSet | None = None
+    for i, probe in enumerate(reference.probes):
+        found: list[list[Any]] = []
+        if new is not None:
+            rows, sims = new[1].search(probe, 1)
+            if len(rows):
+                found.append([float(sims[0]), new[0], int(rows[0]), None])
+        prev = old[i] if old is not None and i < len(old) else None
+        if prev is not None and prev[1] in names and prev[3] not in dead[prev[1]]:
+            found.append(prev)  # still there, and the closest of every kept segment
+        elif prev is not None and prev[1] not in names and prev[3] not in gone:
+            pass  # merged into the new segment with its document: found there again
+        elif parts and live is not None:
+            if full is None:
+                full = DenseSet([live.dense(p.name) for p in parts],
+                                _live_sentences(parts, dead, []))
+            rows, sims = full.search(probe, 1)
+            if len(rows):
+                at = int(np.searchsorted(full.starts, rows[0], side="right")) - 1
+                found.append([float(sims[0]), parts[at].name,
+                              int(rows[0] - full.starts[at]), None])
+        top = max(found, key=lambda f: f[0]) if found else None
+        if top is not None and top[3] is None:
+            if new is not None and top[1] == new[0]:
+                store = Store.open(segment_dir(index_dir, new[0]) / STORE)
+                top[3] = store.doc_at(top[2])
+                store.close()
+            else:
+                assert live is not None
+                top[3] = live.store.doc_at(names[top[1]], top[2])
+        best.append(top)
+    scores = np.array([b[0] if b is not None else 0.0 for b in best], dtype=np.float32)
+    gap = float(np.median(scores - reference.baseline(reference.probes)))
+    return gap, best
 
 
 def write_segment(settings: Settings, prepared: list[PreparedDoc]) -> tuple[str, dict[str, int]]:
@@ -462,7 +541,7 @@ def _write_dense(vectors: np.ndarray, folder: Path) -> None:
 
 
 def _live_sentences(parts: Sequence[Part], tombstones: dict[str, set[str]],
-                    prepared: list[PreparedDoc]) -> np.ndarray | None:
+                    prepared: Sequence[PreparedDoc]) -> np.ndarray | None:
     """By sentence of the new generation, whether its document is live (None: all are)."""
     if not any(tombstones.get(p.name) for p in parts):
         return None

@@ -28,6 +28,13 @@ EXACT_MARK = "="
 
 def stems_of(index_terms: list[str] | tuple[str, ...]) -> list[str]:
     """The stems among `Analyzer.index_terms`, without the exact forms."""
+    # index_terms lists a stem for each word, then each word's exact form: the first half,
+    # when it looks so (this runs for every sentence a quote is chosen from).
+    half = len(index_terms) // 2
+    if (half and not index_terms[half - 1].startswith(EXACT_MARK)
+            and index_terms[half].startswith(EXACT_MARK)
+            and index_terms[-1].startswith(EXACT_MARK)):
+        return list(index_terms[:half])
     return [t for t in index_terms if not t.startswith(EXACT_MARK)]
 
 # Languages with both a Snowball stemmer (PyStemmer) and a stopword list (bm25s).

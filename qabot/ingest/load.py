@@ -34,6 +34,10 @@ class LoadReport:
     documents: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     files: int = 0
+    #: Files not read again, as `known` allowed: path -> the ids of their documents.
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    #: Files read without a warning, or kept: path -> [size, mtime_ns, document ids].
+    stamps: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def skipped(self) -> int:
@@ -44,8 +48,12 @@ class _Skip(Exception):
     """A file or line that cannot be loaded; the message says why and what to do."""
 
 
-def load_corpus(corpus_dir: Path) -> LoadReport:
-    """Load every supported file under `corpus_dir`, recursively, in a stable order."""
+def load_corpus(corpus_dir: Path, known: dict[str, Any] | None = None) -> LoadReport:
+    """Load every supported file under `corpus_dir`, recursively, in a stable order.
+
+    `known` (an index's record of the files it read, `{"files": {path: [size, mtime_ns,
+    ids]}}`) lets a file of the same size and time go unread: its ids are listed in `kept`."""
+    stamps = (known or {}).get("files", {})
     root = Path(corpus_dir).expanduser()
     if not root.is_dir():
         raise CorpusError(
@@ -59,6 +67,18 @@ def load_corpus(corpus_dir: Path) -> LoadReport:
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # hidden files and folders (.DS_Store, .git) are not articles
         report.files += 1
+        stat = path.stat()
+        before = stamps.get(rel)
+        if (isinstance(before, list) and len(before) == 3 and before[:2] == [stat.st_size,
+                                                                           stat.st_mtime_ns]
+                and isinstance(before[2], list) and not any(i in seen for i in before[2])):
+            for doc_id in before[2]:
+                seen[doc_id] = rel
+            report.kept[rel] = list(before[2])
+            report.stamps[rel] = before
+            continue
+        warned = len(report.warnings)
+        ids = []
         for doc_or_warning in _load_path(path, rel):
             if isinstance(doc_or_warning, str):
                 report.warnings.append(doc_or_warning)
@@ -70,6 +90,9 @@ def load_corpus(corpus_dir: Path) -> LoadReport:
             else:
                 seen[doc_or_warning.id] = doc_or_warning.path
                 report.documents.append(doc_or_warning)
+                ids.append(doc_or_warning.id)
+        if len(report.warnings) == warned:  # a file with a warning is read every time
+            report.stamps[rel] = [stat.st_size, stat.st_mtime_ns, ids]
     return report
 
 

@@ -53,6 +53,9 @@ class Query:
     #: The question's embedding, when the mode uses one.
     vector: np.ndarray | None = field(default=None, compare=False)
     text_lang: str = ""
+    #: BM25 of every chunk of the index it was parsed for (see `Retriever.parse`), when the
+    #: mode uses BM25.
+    lexical: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def weights(self) -> tuple[float, ...]:

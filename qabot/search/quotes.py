@@ -61,22 +61,20 @@ class QuoteBuilder:
         drafts: list[_Draft] = []
         pool = candidates[: max(POOL, 3 * k)]
         stored = self.index.store.chunks([c.chunk_id for c in pool])
-        for cand in pool:
-            if cand.chunk_id not in stored:
-                continue
+        pool = [c for c in pool if c.chunk_id in stored]
+        arounds = [{s.sentence.ordinal: s for s in self.index.store.sentences(
+            stored[c.chunk_id].doc_id, stored[c.chunk_id].first - MAX_SENTENCES,
+            stored[c.chunk_id].last + MAX_SENTENCES)} for c in pool]
+        nears = self._sentence_similarity(query, [(c.chunk_id, stored[c.chunk_id].first, a)
+                                                  for c, a in zip(pool, arounds, strict=True)])
+        for cand, around, near in zip(pool, arounds, nears, strict=True):
             chunk = stored[cand.chunk_id]
             doc = self.index.store.document(chunk.doc_id)
-            around = {s.sentence.ordinal: s for s in self.index.store.sentences(
-                chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES)}
-            near: dict[int, float] = {}
             covered: dict[int, float] = {}  # asked for several times per sentence
 
             def cover(ordinal: int, around: dict[int, StoredSentence] = around,
-                      near: dict[int, float] = near, covered: dict[int, float] = covered,
-                      chunk_id: int = cand.chunk_id, first: int = chunk.first) -> float:
+                      near: dict[int, float] = near, covered: dict[int, float] = covered) -> float:
                 if ordinal not in covered:
-                    if query.vector is not None and not near:  # once per chunk
-                        near.update(self._sentence_similarity(query, chunk_id, first, around))
                     covered[ordinal] = (query.sentence_score(set(around[ordinal].terms))
                                         + SENTENCE_MEANING_WEIGHT * near.get(ordinal, 0.0))
                 return covered[ordinal]
@@ -99,18 +97,29 @@ class QuoteBuilder:
         passages = [self._passage(d) for d in kept]
         return Answer(query.text, bool(passages), query.lang, passages)
 
-    def _sentence_similarity(self, query: Query, chunk_id: int, first: int,
-                             around: dict[int, StoredSentence]) -> dict[int, float]:
-        """Closeness in meaning of the question to each sentence in `around` (its cosine on the
-        model's scale, 0 to 1), by ordinal; empty when the mode does not embed the question."""
-        if query.vector is None or not around:
-            return {}
-        base = int(self.index.spans.first[chunk_id]) - first  # dense id of sentence 0
-        ordinals = sorted(around)
-        sims = self.index.dense.similarity(
-            query.vector, np.array([base + o for o in ordinals], dtype=np.int64))
-        return {o: on_scale(v, self.cosine_scale)
-                for o, v in zip(ordinals, sims.tolist(), strict=True)}
+    def _sentence_similarity(self, query: Query,
+                             chunks: list[tuple[int, int, dict[int, StoredSentence]]]
+                             ) -> list[dict[int, float]]:
+        """For each (chunk id, its first ordinal, the sentences around it): closeness in meaning
+        of the question to each of those sentences (its cosine on the model's scale, 0 to 1),
+        by ordinal; empty when the mode does not embed the question. One read of the vectors
+        for all the chunks."""
+        if query.vector is None:
+            return [{} for _ in chunks]
+        keys: list[list[int]] = []
+        ids: list[int] = []
+        for chunk_id, first, around in chunks:
+            base = int(self.index.spans.first[chunk_id]) - first  # dense id of sentence 0
+            ordinals = sorted(around)
+            keys.append(ordinals)
+            ids.extend(base + o for o in ordinals)
+        sims = self.index.dense.similarity(query.vector, np.array(ids, dtype=np.int64)).tolist()
+        out, at = [], 0
+        for ordinals in keys:
+            out.append({o: on_scale(v, self.cosine_scale)
+                        for o, v in zip(ordinals, sims[at:at + len(ordinals)], strict=True)})
+            at += len(ordinals)
+        return out
 
     def _span_chars(self, around: dict[int, StoredSentence], first: int, last: int) -> int:
         return around[last].sentence.end - around[first].sentence.start

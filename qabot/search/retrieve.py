@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -60,10 +62,19 @@ class Retriever:
         self._checked_dimension = False
 
     def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
-        """The question analyzed for this index, and embedded unless the mode is lexical."""
+        """The question analyzed for this index, embedded unless the mode is lexical, and
+        scored by BM25 unless it is dense. BM25 runs on another thread while the model embeds
+        the question: the model leaves Python's lock while it computes, and BM25 over a large
+        index costs milliseconds that the question would otherwise wait for in a row."""
         query = analyze_question(question, question_lang, self.index.languages,
                                  self.index.lexical.idf)
-        return replace(query, vector=self.embed_question(question) if mode != "lexical" else None)
+        scoring = (_bm25_thread().submit(self.index.lexical.scores, query.search_terms,
+                                         query.ideal) if mode != "dense" else None)
+        try:
+            vector = self.embed_question(question) if mode != "lexical" else None
+        finally:
+            lexical = scoring.result() if scoring is not None else None
+        return replace(query, vector=vector, lexical=lexical)
 
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
@@ -103,7 +114,10 @@ class Retriever:
                         pool[cid] = None
                 if len(dense_rank) >= n:
                     break
-        lexical = self.index.lexical.scores(query.search_terms, query.ideal) if use_lexical else None
+        lexical = None
+        if use_lexical:
+            lexical = (query.lexical if query.lexical is not None
+                       else self.index.lexical.scores(query.search_terms, query.ideal))
         if lexical is not None and allowed is not None:
             lexical = np.where(allowed, lexical, 0.0)
         if lexical is not None and len(lexical):
@@ -120,7 +134,7 @@ class Retriever:
             for cid, sim in zip(missing.tolist(), np.maximum.reduceat(sims_all, offsets).tolist(),
                                 strict=True):
                 dense_scores[cid] = sim
-        # The top of an HNSW search is approximate; the exact cosines fetched since may beat it.
+        # The top of an approximate search may miss; the exact cosines fetched since may beat it.
         best = max(dense_scores.values()) if dense_scores else None
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
         # Another language than the question's, when its words said which one it is.
@@ -145,6 +159,19 @@ class Retriever:
             out.append(Candidate(cid, d, lex, score))
         out.sort(key=lambda c: (-c.score, c.chunk_id))
         return Retrieval(out[:n], best)
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _bm25_thread() -> ThreadPoolExecutor:
+    """One thread for BM25 beside the questions' own (a daemon pool: it never holds up exit)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(1, thread_name_prefix="qabot-bm25")
+        return _POOL
+
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
