@@ -257,6 +257,8 @@ def child_dense(args: argparse.Namespace) -> dict[str, Any]:
     gen = current_generation(settings.index_dir)
     assert gen is not None
     names = [s["name"] for s in json.loads((gen / "manifest.json").read_text())["segments"]]
+    import faiss  # noqa: F401 - the library's own pages are not the index's
+
     before = rss_bytes()
     dense = DenseSet([DenseIndex.load(segment_dir(settings.index_dir, n) / DENSE) for n in names])
     found = [dense.search(q, 10)[0] for q in queries]
