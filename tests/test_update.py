@@ -127,14 +127,15 @@ def test_an_update_reads_only_the_files_that_changed(tmp_path: Path, embedder: E
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A file of the same size and time as when the index read it is not read again (a large
     corpus would otherwise be parsed and hashed whole on every update); a changed one is."""
-    import os
+
+    import time
 
     from qabot.ingest import load
 
     s = settings_for(tmp_path)
     for name, text in (("mali", MALI), ("storm", STORM), ("flood", FLOOD)):
         write(s.corpus_dir / f"{name}.txt", text)
-        os.utime(s.corpus_dir / f"{name}.txt", ns=(10**18, 10**18))  # settled, not racy
+    time.sleep(2.1)  # past the 2 s in which a file is not trusted to look unchanged
     build_index(s, embedder=embedder)
     read: list[str] = []
     real = load._load_path
@@ -152,6 +153,63 @@ def test_an_update_reads_only_the_files_that_changed(tmp_path: Path, embedder: E
     bot = Qabot(s, open_index(s), embedder)
     assert "sept mètres" in bot.ask("Quelle hauteur le fleuve Niger a-t-il atteint ?").passages[
         0].quote
+
+
+def test_an_update_bringing_only_an_exact_copy_still_opens(tmp_path: Path,
+                                                          embedder: Embedder) -> None:
+    """A segment holding only an exact copy has no vectors, and still the index's dimension."""
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    write(s.corpus_dir / "copy.txt", MALI.replace("Title:", "Title: Copie -", 1))
+    summary = build_index(s, embedder=embedder)
+    assert (summary.added, summary.embedded, summary.segments) == (1, 0, 2)
+    bot = Qabot(s, open_index(s), embedder)
+    assert "Abdoulaye Diop" in bot.ask("Quel ministre a reçu l'envoyé américain ?").passages[
+        0].quote
+
+
+def test_deleting_the_only_article_in_a_language_drops_the_language(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """Whatever the segments and tombstones, the index's facts are the rebuild's: a language
+    no live article has is no longer analyzed for (questions would otherwise get its terms)."""
+    english = article("Storm warning", "A severe storm hit the coast of Brittany on Friday.",
+                      lang="en")
+    texts = {"mali": MALI, "storm": STORM, "flood": FLOOD, "harvest": HARVEST, "en": english}
+    inc = settings_for(tmp_path / "inc")
+    for name, text in texts.items():
+        write(inc.corpus_dir / f"{name}.txt", text)
+    build_index(inc, embedder=embedder)
+    (inc.corpus_dir / "en.txt").unlink()
+    assert build_index(inc, embedder=embedder).merged == 0  # a tombstone, not a rewrite
+    full = settings_for(tmp_path / "full")
+    for name, text in texts.items():
+        if name != "en":
+            write(full.corpus_dir / f"{name}.txt", text)
+    build_index(full, embedder=embedder)
+    mine, theirs = open_index(inc).meta, open_index(full).meta
+    for key in ("languages", "documents", "sentences", "chunks"):
+        assert mine[key] == theirs[key], key
+    assert mine["languages"] == ["fr"]
+    assert mine["calibration"]["null_gap"] == pytest.approx(
+        theirs["calibration"]["null_gap"], abs=1e-6)
+
+
+def test_an_edit_that_keeps_size_and_modification_time_is_still_read(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """`touch -r` or `cp -p` put the modification time back; the change time and inode tell."""
+    import os
+    import time
+
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "flood.txt", FLOOD)
+    time.sleep(2.1)  # past the 2 s in which a file is not trusted to look unchanged
+    build_index(s, embedder=embedder)
+    stat = (s.corpus_dir / "flood.txt").stat()
+    write(s.corpus_dir / "flood.txt", FLOOD.replace("six mètres", "dix mètres"))
+    os.utime(s.corpus_dir / "flood.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (s.corpus_dir / "flood.txt").stat().st_size == stat.st_size
+    assert build_index(s, embedder=embedder).updated == 1
 
 
 def test_the_merge_policy_folds_the_newest_segments_as_they_grow() -> None:

@@ -159,8 +159,9 @@ class DenseIndex:
         bitmap = None
         if allowed is None:
             count = len(self)
-        elif self._filter is not None and self._filter[0] is allowed:
-            count, bitmap = self._filter[1], self._filter[2]
+        elif (cached := self._filter) is not None and cached[0] is allowed:
+            # (Read once: another thread may put its own filter there meanwhile.)
+            count, bitmap = cached[1], cached[2]
         else:
             count = int(allowed.sum())
         n = min(n, count)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qabot.errors import IndexBusyError, IndexCorruptError
+from qabot.errors import IndexBusyError, IndexCorruptError, IndexMismatchError
 
 __all__ = ["CALIBRATION", "DENSE", "FILES", "FORMAT_VERSION", "GEN_META", "LEXICAL", "MANIFEST",
            "SEGMENTS", "STORE", "STORIES", "TOMBSTONES", "current_generation", "fsync_dir", "new_building_dir",
@@ -157,12 +157,16 @@ def _collect_segments(index_dir: Path) -> None:
 
 
 def sync_files(folder: Path) -> dict[str, int]:
-    """fsync every file under `folder`; their sizes, by path relative to it."""
+    """fsync every file under `folder`, then its folders (so that their entries survive a
+    power cut too); the files' sizes, by path relative to it."""
     sizes = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
         sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        fsync_dir(sub)
+    fsync_dir(folder)
     return sizes
 
 
@@ -172,6 +176,10 @@ def verify(gen: Path, *, checksums: bool = False) -> dict[str, Any]:
     (hashing every file would cost a read of the whole index on every start); writes, merges
     (of what they copy) and `qabot check` check everything."""
     manifest = _verify_files(gen, checksums)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {gen.parent} has format {manifest.get('format_version')}, this "
+            f"qabot reads format {FORMAT_VERSION}: run `qabot index --rebuild`")
     try:
         names = [str(s["name"]) for s in manifest["segments"]]
     except (KeyError, TypeError):
@@ -212,6 +220,7 @@ def _remove_leftovers(index_dir: Path) -> None:
         for path in parent.iterdir():
             if path.is_dir() and path.name.startswith(_BUILDING):
                 shutil.rmtree(path, ignore_errors=True)
+    _collect_segments(index_dir)  # sealed by an update that died before publishing
 
 
 def sha256_file(path: Path) -> str:

@@ -352,7 +352,14 @@ def _open_catalog(gen: Path) -> tuple[Catalog, dict[str, Any]]:
         for part in parts:
             part.store.close()
         raise
-    return Catalog(parts, dict(aliases)), meta
+    if not (isinstance(aliases, dict) and isinstance(tombstones, dict)
+            and all(isinstance(v, list) for v in tombstones.values())
+            and isinstance(meta, dict)):
+        for part in parts:
+            part.store.close()
+        raise IndexCorruptError(f"the metadata of {gen} does not hold together; "
+                                "run `qabot index --rebuild`")
+    return Catalog(parts, {str(k): str(v) for k, v in aliases.items()}), meta
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,22 @@ class Store:
                 "ORDER BY first_sentence DESC, rowid DESC LIMIT 1", (row,)).fetchone()
         return None if found is None else str(found[0])
 
+    def languages(self, exclude: Iterable[str] = ()) -> set[str]:
+        """The languages of the documents not in `exclude`."""
+        with self._lock:
+            counts = dict(self._conn.execute(
+                "SELECT lang, COUNT(*) FROM documents GROUP BY lang").fetchall())
+        if counts:
+            excluded = list(exclude)
+            with self._lock:
+                for at in range(0, len(excluded), 500):
+                    part = excluded[at:at + 500]
+                    for lang, n in self._conn.execute(
+                            f"SELECT lang, COUNT(*) FROM documents WHERE id IN "
+                            f"({','.join('?' * len(part))}) GROUP BY lang", part).fetchall():
+                        counts[lang] -= n
+        return {lang for lang, n in counts.items() if n > 0}
+
     def sentence_count(self, doc_ids: Iterable[str]) -> int:
         """Sentences of these documents."""
         return self._count_of("sentences", doc_ids)

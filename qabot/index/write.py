@@ -277,7 +277,7 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
     tombstones = {name: ids for name, ids in tombstones.items() if ids and name in names}
     path, meta = write_generation(settings, prepared, reference, live=live, kept=kept,
                                   tombstones=tombstones, aliases={} if regroup else aliases,
-                                  files=report.stamps, gone=gone)
+                                  files=report.stamps, read_at=report.read_at, gone=gone)
     return IndexSummary(
         int(meta["documents"]), int(meta["chunks"]), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
@@ -390,7 +390,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
                      live: LiveGeneration | None = None, kept: Sequence[dict[str, Any]] = (),
                      tombstones: dict[str, set[str]] | None = None,
                      aliases: dict[str, str] | None = None,
-                     files: dict[str, list[int | list[str]]] | None = None,
+                     files: dict[str, list[Any]] | None = None, read_at: int = 0,
                      gone: set[str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Write `prepared` into a new segment and publish a generation of the `kept` segments of
     `live` (less `tombstones`, deleted document ids by segment) and the new one (under
@@ -400,7 +400,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
     segments = [dict(s) for s in kept]
     new: tuple[str, DenseIndex] | None = None
     if prepared:
-        name, counts = write_segment(settings, prepared)
+        name, counts = write_segment(settings, prepared, reference.dimension)
         segments.append({"name": name, **counts})
         new = name, DenseIndex.load(segment_dir(settings.index_dir, name) / DENSE)
     parts = live.store.parts[:len(kept)] if live else []
@@ -411,8 +411,8 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         "model": settings.embedding_model,
         "dimension": reference.dimension,
         "config": config_fingerprint(settings),
-        "languages": sorted({p.doc.lang for p in prepared}
-                            | set(live.languages if live and kept else ())),
+        "languages": sorted({p.doc.lang for p in prepared}.union(
+            *(p.store.languages(dead[p.name]) for p in parts))),
         "documents": sum(int(s["documents"]) for s in segments) - sum(map(len, dead.values())),
         "chunks": sum(len(p.chunks) for p in prepared) + sum(
             p.store.chunk_count(dead[p.name]) for p in parts),
@@ -430,7 +430,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         np.save(building / CALIBRATION, reference.stacked(), allow_pickle=False)
         for file, value in ((GEN_META, meta), (STORIES, aliases or {}),
                             (TOMBSTONES, {k: sorted(v) for k, v in tombstones.items() if v}),
-                            (FILES, {"files": _settled(settings, files or {})})):
+                            (FILES, {"files": _settled(read_at, files or {})})):
             (building / file).write_text(json.dumps(value, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
         path = publish(settings.index_dir, building,
@@ -443,13 +443,13 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
     return path, {**meta, "segments": segments}
 
 
-def _settled(settings: Settings, files: dict[str, list[int | list[str]]]
-             ) -> dict[str, list[int | list[str]]]:
-    """The files whose time is not so recent that a change in the same clock tick could hide
-    behind it (git's "racy" files): the others are read again next time."""
-    recent = time.time_ns() - 2_000_000_000
+def _settled(read_at: int, files: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The files last changed well before they were read (`read_at`, ns): one changed in the
+    same clock tick as its reading could look unchanged after (git's "racy" files). The
+    others are read again next time."""
+    recent = read_at - 2_000_000_000
     return {rel: stamp for rel, stamp in files.items()
-            if isinstance(stamp[1], int) and stamp[1] < recent}
+            if all(isinstance(t, int) and t < recent for t in stamp[1:3])}
 
 
 def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | None,
@@ -500,14 +500,15 @@ def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | Non
     return gap, best
 
 
-def write_segment(settings: Settings, prepared: list[PreparedDoc]) -> tuple[str, dict[str, int]]:
+def write_segment(settings: Settings, prepared: list[PreparedDoc],
+                  dimension: int) -> tuple[str, dict[str, int]]:
     """Write documents into a new sealed segment; its name and counts. The dense index is
     built on a second thread (FAISS leaves Python's lock while it adds), beside the
     metadata store and the postings."""
     building = new_building_dir(settings.index_dir, segment=True)
     parts = [p.vectors for p in prepared if p.vectors is not None and len(p.vectors)]
-    dim = parts[0].shape[1] if parts else 0
-    vectors = np.vstack(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+    # (A segment of exact copies alone has no vectors, and still the index's dimension.)
+    vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
     chunks = [c for p in prepared for c in p.chunks]
     try:
         with ThreadPoolExecutor(1) as pool:

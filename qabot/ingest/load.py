@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,11 @@ class LoadReport:
     files: int = 0
     #: Files not read again, as `known` allowed: path -> the ids of their documents.
     kept: dict[str, list[str]] = field(default_factory=dict)
-    #: Files read without a warning, or kept: path -> [size, mtime_ns, document ids].
+    #: Files read without a warning, or kept: path -> [size, mtime_ns, ctime_ns, inode,
+    #: document ids].
     stamps: dict[str, list[Any]] = field(default_factory=dict)
+    #: When the files were read (ns since the epoch): see `write._settled`.
+    read_at: int = 0
 
     @property
     def skipped(self) -> int:
@@ -53,14 +57,15 @@ def load_corpus(corpus_dir: Path, known: dict[str, Any] | None = None) -> LoadRe
 
     `known` (an index's record of the files it read, `{"files": {path: [size, mtime_ns,
     ids]}}`) lets a file of the same size and time go unread: its ids are listed in `kept`."""
-    stamps = (known or {}).get("files", {})
+    stamps = known.get("files") if isinstance(known, dict) else None
+    stamps = stamps if isinstance(stamps, dict) else {}
     root = Path(corpus_dir).expanduser()
     if not root.is_dir():
         raise CorpusError(
             f"corpus folder {root} does not exist: create it and put articles in it, "
             "or set QABOT_CORPUS_DIR"
         )
-    report = LoadReport()
+    report = LoadReport(read_at=time.time_ns())
     seen: dict[str, str] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
@@ -68,13 +73,15 @@ def load_corpus(corpus_dir: Path, known: dict[str, Any] | None = None) -> LoadRe
             continue  # hidden files and folders (.DS_Store, .git) are not articles
         report.files += 1
         stat = path.stat()
+        # Size, change times and inode: an edit that kept the size and put the modification
+        # time back (`touch -r`, `cp -p`) still changes ctime; a replaced file its inode.
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         before = stamps.get(rel)
-        if (isinstance(before, list) and len(before) == 3 and before[:2] == [stat.st_size,
-                                                                           stat.st_mtime_ns]
-                and isinstance(before[2], list) and not any(i in seen for i in before[2])):
-            for doc_id in before[2]:
+        if (isinstance(before, list) and len(before) == 5 and before[:4] == stamp
+                and isinstance(before[4], list) and not any(i in seen for i in before[4])):
+            for doc_id in before[4]:
                 seen[doc_id] = rel
-            report.kept[rel] = list(before[2])
+            report.kept[rel] = [str(i) for i in before[4]]
             report.stamps[rel] = before
             continue
         warned = len(report.warnings)
@@ -92,7 +99,7 @@ def load_corpus(corpus_dir: Path, known: dict[str, Any] | None = None) -> LoadRe
                 report.documents.append(doc_or_warning)
                 ids.append(doc_or_warning.id)
         if len(report.warnings) == warned:  # a file with a warning is read every time
-            report.stamps[rel] = [stat.st_size, stat.st_mtime_ns, ids]
+            report.stamps[rel] = [*stamp, ids]
     return report
 
 

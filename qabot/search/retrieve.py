@@ -165,7 +165,7 @@ _POOL_LOCK = threading.Lock()
 
 
 def _bm25_thread() -> ThreadPoolExecutor:
-    """One thread for BM25 beside the questions' own (a daemon pool: it never holds up exit)."""
+    """One thread for BM25 beside the questions' own, started on first use."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:

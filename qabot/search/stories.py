@@ -28,31 +28,34 @@ def one_per_story(passages: list[Passage], store: Catalog,
     story's first passage lists its other articles. A quote is only cited from an article
     that `admits` lets in (the window and source asked for)."""
     members: dict[str, list[Citation]] = {}
-    kept: list[tuple[str, Passage]] = []
-    grams: dict[int, frozenset[str]] = {}  # by id of a kept passage, once a later one asks
-
-    def grams_of(p: Passage) -> frozenset[str]:
-        if id(p) not in grams:
-            grams[id(p)] = shingles(p.quote)
-        return grams[id(p)]
-
+    # Each kept passage with its story and, once a later passage of its story asks, its
+    # 5-word runs (most stories are told once: no runs computed for them).
+    kept: list[tuple[str, Passage, list[frozenset[str]]]] = []
     for p in passages:
         story = p.citation.story
         if story is None:
-            kept.append(("", p))
+            kept.append(("", p, []))
             continue
         if story not in members:
             members[story] = store.story_members(story)
-        told = [q for s, q in kept if s == story]
+        told = [(q, g) for s, q, g in kept if s == story]
         if len(members[story]) > 1:
             p = _attribute(p, members[story], store, first=not told, admits=admits)
+        mine: list[frozenset[str]] = []
         # Paragraphs of one article that look alike are still each said once in it.
         if any(_same_text(p, q) or (q.citation.doc_id != p.citation.doc_id
-                                    and overlap(grams_of(p), grams_of(q)) >= REPEAT)
-               for q in told):
+                                    and overlap(_runs(p, mine), _runs(q, g)) >= REPEAT)
+               for q, g in told):
             continue
-        kept.append((story, p))
-    return [p for _, p in kept]
+        kept.append((story, p, mine))
+    return [p for _, p, _ in kept]
+
+
+def _runs(p: Passage, cache: list[frozenset[str]]) -> frozenset[str]:
+    """The passage's 5-word runs, computed once into `cache` (empty until then)."""
+    if not cache:
+        cache.append(shingles(p.quote))
+    return cache[0]
 
 
 def _same_text(a: Passage, b: Passage) -> bool:
