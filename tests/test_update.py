@@ -17,7 +17,7 @@ import pytest
 from qabot.config import Settings, load_settings
 from qabot.embedding.encoder import Embedder
 from qabot.engine import Qabot
-from qabot.errors import IndexCorruptError
+from qabot.errors import IndexCorruptError, IndexMismatchError
 from qabot.index.generations import sha256_file
 from qabot.index.open import current_generation, open_index
 from qabot.index.write import build_index, merge_from
@@ -566,3 +566,28 @@ def test_qabot_add_refuses_name_clashes_and_hidden_files(tmp_path: Path) -> None
     assert refused.stderr.strip() == (f"qabot: {hidden}: hidden files are not indexed; rename "
                                       "it without the leading dot")
     assert sorted(p.name for p in s.corpus_dir.iterdir()) == ["mali.txt"]
+
+
+def test_malformed_generation_files_are_one_line_with_the_fix(tmp_path: Path,
+                                                              embedder: Embedder) -> None:
+    """Valid JSON of the wrong shape, at the size the manifest records (so that only reading
+    it can tell), and an index of the previous format: each an error naming the fix."""
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    gen = current_generation(s.index_dir)
+    assert gen is not None
+    for name in ("stories.json", "tombstones.json"):
+        path = gen / name
+        before = path.read_text()
+        path.write_text("[]".ljust(len(before)))
+        with pytest.raises(IndexCorruptError, match=r"does not hold together; run `qabot "
+                                                    r"index --rebuild`"):
+            open_index(s)
+        path.write_text(before)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    (gen / "manifest.json").write_text(json.dumps({**manifest, "format_version": 5}))
+    with pytest.raises(IndexMismatchError, match=r"has format 5, this qabot reads format 6: "
+                                                 r"run `qabot index --rebuild`"):
+        open_index(s)
+    assert not build_index(s, embedder=embedder).up_to_date  # the writer rebuilds it
