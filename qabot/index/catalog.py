@@ -81,12 +81,6 @@ class Catalog:
         except KeyError:
             raise KeyError(f"no document {doc_id!r} in the index") from None
 
-    def has(self, doc_id: str) -> bool:
-        return doc_id in self._home
-
-    def __len__(self) -> int:
-        return len(self._home)
-
     # -- what questions read ---------------------------------------------------------------
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}

@@ -138,6 +138,16 @@ class SentenceChunks:
             return np.ones(len(self.language), dtype=bool)
         return np.asarray(self.language != self.languages.index(lang))
 
+    def sentences_of(self, chunks: np.ndarray, size: int | None = None) -> np.ndarray:
+        """By sentence id (`size` of them, else up to the last chunk's last), whether one of
+        the chunks marked in `chunks` (a boolean by chunk id) holds it."""
+        if size is None:
+            size = int(self.last[-1]) + 1 if len(self.last) else 0
+        edges = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(edges, self.first[chunks], 1)
+        np.add.at(edges, self.last[chunks] + 1, -1)
+        return np.cumsum(edges[:-1]) > 0
+
     def chunks_of(self, sentence: int) -> list[int]:
         """Ids of the chunks that hold a sentence (two where chunks overlap)."""
         i = int(np.searchsorted(self.first, sentence, side="right")) - 1
@@ -181,10 +191,8 @@ class OpenIndex:
     spans: SentenceChunks
     reference: Reference
     documents: DocumentTable
-    #: The generation as written: segment names, and deleted document ids by segment.
+    #: The generation's segments, as its manifest lists them.
     segments: list[dict[str, Any]]
-    tombstones: dict[str, list[str]]
-    aliases: dict[str, str]
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -472,17 +480,12 @@ def _load_parts(gen: Path, manifest: dict[str, Any], meta: dict[str, Any],
     live_chunks = live_sentences = None
     if len(dead):
         live_chunks = ~np.isin(spans.doc, dead)
-        live_sentences = np.zeros(sentences, dtype=bool)
-        marks = np.zeros(sentences + 1, dtype=np.int64)
-        np.add.at(marks, spans.first[live_chunks], 1)
-        np.add.at(marks, spans.last[live_chunks] + 1, -1)
-        live_sentences = np.cumsum(marks[:-1]) > 0
+        live_sentences = spans.sentences_of(live_chunks, sentences)
     dense_set = DenseSet(denses, live_sentences)
     return OpenIndex(gen, meta, store, dense_set, LexicalSet(lexicals, live_chunks), spans,
                      _reference(gen, meta, dense_set.dimension),
                      DocumentTable.from_facts(store.documents_facts()),
-                     list(manifest["segments"]), _read_json(gen, TOMBSTONES),
-                     _read_json(gen, STORIES))
+                     list(manifest["segments"]))
 
 
 def _check_size(name: str, part: SearchIndex, expected: int, unit: str) -> None:

@@ -105,7 +105,7 @@ class Retriever:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
             ids, sims = self.index.dense.search(
                 vector, SENTENCE_HITS_PER_CHUNK * n,
-                None if allowed is None else _sentences_of(allowed, spans.first, spans.last))
+                None if allowed is None else spans.sentences_of(allowed))
             for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
                 for cid in spans.chunks_of(sid):
                     if cid not in dense_scores and (allowed is None or allowed[cid]):
@@ -177,15 +177,6 @@ def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
     low, high = scale
     return min(1.0, max(0.0, (cosine - low) / (high - low)))
-
-
-def _sentences_of(chunks: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """By sentence id, whether one of the chunks marked in `chunks` holds it."""
-    size = int(last[-1]) + 1 if len(last) else 0
-    edges = np.zeros(size + 1, dtype=np.int64)
-    np.add.at(edges, first[chunks], 1)
-    np.add.at(edges, last[chunks] + 1, -1)
-    return np.cumsum(edges[:-1]) > 0
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
