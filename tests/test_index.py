@@ -31,7 +31,7 @@ from qabot.index.open import (
     open_index,
     read_stats,
 )
-from qabot.index.store import ChunkSpan, DocumentFacts
+from qabot.index.store import DocumentFacts
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
@@ -165,8 +165,10 @@ def test_corrupt_metadata_file_is_reported_with_the_fix(corpus: Path, tmp_path: 
 
 
 def test_a_sentence_belongs_to_every_chunk_that_holds_it() -> None:
-    spans = SentenceChunks.from_spans([ChunkSpan(0, 0, 2, "fr", 1), ChunkSpan(1, 2, 4, "fr", 1),
-                                       ChunkSpan(2, 4, 6, "en", 2), ChunkSpan(3, 7, 7, "en", 3)])
+    spans = SentenceChunks.from_table(
+        np.array([(0, 0, 2, 1), (1, 2, 4, 1), (2, 4, 6, 2), (3, 7, 7, 3)], dtype=np.int64),
+        ["de", "fr", "en", "en"])  # row 0: a copy, no chunks of its own
+    assert spans.languages == ("en", "fr")  # only the languages of text that is searched
     assert spans.other_language("fr").tolist() == [False, False, True, True]
     assert spans.other_language("de").tolist() == [True] * 4
     assert spans.chunks_of(0) == [0]
@@ -300,7 +302,8 @@ def test_ivf_lists_grow_with_the_segment() -> None:
     assert [dense_module.ivf_lists(n) for n in (20_000, 100_000, 1_000_000, 3_000_000)] == [
         512, 1024, 4096, 8192]
     assert dense_module.ivf_lists(3_000) == 64  # 39 vectors a list at least
-    assert [dense_module.ivf_probes(n) for n in (64, 512, 4096, 8192)] == [64, 64, 64, 128]
+    assert [dense_module.ivf_probes(n) for n in (64, 512, 4096, 8192, 16384)] == [
+        64, 64, 64, 64, 128]
 
 
 def test_segments_searched_as_one_leave_deleted_sentences_out() -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qabot.index.store import (
-    ChunkSpan,
     DocumentFacts,
     Store,
     StoredChunk,
@@ -98,6 +97,10 @@ class Catalog:
     def sentences(self, doc_id: str, first: int, last: int) -> list[StoredSentence]:
         return self._part(doc_id).store.sentences(doc_id, first, last)
 
+    def sentences_near(self, doc_id: str, first: int, last: int, start: int,
+                       end: int) -> list[StoredSentence]:
+        return self._part(doc_id).store.sentences_near(doc_id, first, last, start, end)
+
     def document(self, doc_id: str) -> Document:
         return self._part(doc_id).store.document(doc_id)
 
@@ -148,19 +151,24 @@ class Catalog:
         return out
 
     # -- what opening and the writer read -----------------------------------------------------
-    def chunk_spans(self) -> list[ChunkSpan]:
-        """Every chunk of every segment (deleted documents' too: ids stay in place), by id."""
-        return [ChunkSpan(s.chunk_id + p.chunk_start, s.first + p.sentence_start,
-                          s.last + p.sentence_start, s.lang, p.doc_start + s.doc - 1)
-                for p in self.parts for s in p.store.chunk_spans()]
+    def chunk_table(self) -> tuple[np.ndarray, list[str]]:
+        """`Store.chunk_table` of every segment (deleted documents' chunks too: ids stay in
+        place), numbered through the segments; documents' rows start at 0."""
+        tables, langs = [np.zeros((0, 4), dtype=np.int64)], []
+        for p in self.parts:
+            table, part_langs = p.store.chunk_table()
+            tables.append(table + np.array([p.chunk_start, p.sentence_start, p.sentence_start,
+                                            p.doc_start - 1], dtype=np.int64))
+            langs.extend(part_langs)
+        return np.concatenate(tables), langs
 
     def documents_facts(self) -> list[DocumentFacts]:
-        """The live documents, `row` numbered through the segments (as `chunk_spans`' doc)."""
-        return [replace(f, row=p.doc_start + f.row - 1)
-                for p in self.parts for f in p.store.documents_facts() if f.doc_id not in p.dead]
+        """The live documents, `row` numbered through the segments (as `chunk_table`'s)."""
+        return [f for p in self.parts for f in p.store.documents_facts(p.doc_start - 1)
+                if f.doc_id not in p.dead]
 
     def dead_rows(self) -> np.ndarray:
-        """Rows (as `chunk_spans`' doc) of the deleted documents."""
+        """Rows (as `chunk_table`'s) of the deleted documents."""
         rows = [p.doc_start + i for p in self.parts
                 for i, doc_id in enumerate(p.store.document_ids()) if doc_id in p.dead]
         return np.array(rows, dtype=np.int64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from qabot.index.generations import (
     verify,
 )
 from qabot.index.lexical import LexicalIndex, LexicalSet
-from qabot.index.store import ChunkSpan, DocumentFacts, Store
+from qabot.index.store import DocumentFacts, Store
 from qabot.records import Citation, Story
 from qabot.search.abstain import Reference
 
@@ -121,16 +121,19 @@ class SentenceChunks:
     doc: np.ndarray  # by chunk id, its document's row (`DocumentFacts.row`)
 
     @classmethod
-    def from_spans(cls, spans: list[ChunkSpan]) -> SentenceChunks:
-        table = np.array([(s.chunk_id, s.first, s.last) for s in spans],
-                         dtype=np.int64).reshape(-1, 3)
+    def from_table(cls, table: np.ndarray, doc_langs: Sequence[str]) -> SentenceChunks:
+        """From `Catalog.chunk_table`: rows (chunk id, first, last, document row) by chunk id,
+        and each document's language by row."""
         if not np.array_equal(table[:, 0], np.arange(len(table))):
             raise IndexCorruptError("the chunk table has gaps: run `qabot index --rebuild`")
-        languages = tuple(sorted({s.lang for s in spans}))
+        doc = table[:, 3].copy()
+        if len(doc) and not 0 <= doc.min() <= doc.max() < len(doc_langs):
+            raise IndexCorruptError("the chunk table names documents the index lacks: "
+                                    "run `qabot index --rebuild`")
+        languages = tuple(sorted({doc_langs[d] for d in np.unique(doc).tolist()}))
         codes = {lang: i for i, lang in enumerate(languages)}
-        language = np.array([codes[s.lang] for s in spans], dtype=np.uint8)
-        doc = np.array([s.doc for s in spans], dtype=np.int64)
-        return cls(table[:, 1].copy(), table[:, 2].copy(), language, languages, doc)
+        by_doc = np.array([codes.get(lang, 0) for lang in doc_langs], dtype=np.uint8)
+        return cls(table[:, 1].copy(), table[:, 2].copy(), by_doc[doc], languages, doc)
 
     def other_language(self, lang: str) -> np.ndarray:
         """By chunk id: whether the chunk's document is in another language than `lang`."""
@@ -471,7 +474,7 @@ def _load_parts(gen: Path, manifest: dict[str, Any], meta: dict[str, Any],
                 f"metadata says {meta.get('dimension')}: run `qabot index --rebuild`")
         denses.append(dense)
         lexicals.append(lexical)
-    spans = SentenceChunks.from_spans(store.chunk_spans())
+    spans = SentenceChunks.from_table(*store.chunk_table())
     sentences = sum(int(seg["sentences"]) for seg in manifest["segments"])
     if len(spans.last) and int(spans.last[-1]) + 1 > sentences:
         raise IndexCorruptError("the chunk table names sentences the dense index lacks: "

@@ -13,7 +13,7 @@ import numpy as np
 from qabot.ingest.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
-__all__ = ["ChunkSpan", "DocumentFacts", "Store", "StoredChunk", "StoredSentence", "StoryFacts",
+__all__ = ["DocumentFacts", "Store", "StoredChunk", "StoredSentence", "StoryFacts",
            "read_only_uri"]
 
 _CITATION = "title, date, source, url, path, id, published, story"
@@ -82,18 +82,8 @@ class StoredChunk:
     doc_id: str
     first: int  # sentence ordinals within the document
     last: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkSpan:
-    """A chunk's sentences as dense ids (the vectors' keys), its document's language, and its
-    document (by its row in `documents_facts`)."""
-
-    chunk_id: int
-    first: int
-    last: int
-    lang: str
-    doc: int
+    start: int  # character offsets within the document's text
+    end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +97,7 @@ class StoryFacts:
 
 @dataclass(frozen=True, slots=True)
 class DocumentFacts:
-    """A document's row number (as `ChunkSpan.doc` gives it), and what filters read."""
+    """A document's row number (as `chunk_table` gives it), and what filters read."""
 
     row: int
     doc_id: str
@@ -255,7 +245,7 @@ class Store:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT id, doc_id, first, last FROM chunks WHERE id IN ({marks})",
+                f'SELECT id, doc_id, first, last, start, "end" FROM chunks WHERE id IN ({marks})',
                 [int(i) for i in ids],
             ).fetchall()
         return {r[0]: StoredChunk(*r) for r in rows}
@@ -269,26 +259,48 @@ class Store:
             ).fetchall()
         return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
 
+    def sentences_near(self, doc_id: str, first: int, last: int, start: int,
+                       end: int) -> list[StoredSentence]:
+        """The sentences with ordinals first..last, less those wholly before character `start`
+        or wholly after `end`, but for the last one before and the first one after (a quote's
+        neighbours: whether they exist, and their paragraph)."""
+        with self._lock:
+            rows = self._conn.execute(
+                'SELECT ordinal, start, "end", para, terms FROM sentences '
+                "WHERE doc_id = :doc AND ordinal BETWEEN "
+                "  IFNULL((SELECT MAX(ordinal) FROM sentences WHERE doc_id = :doc "
+                "          AND ordinal BETWEEN :first AND :last AND start < :start), :first) "
+                "  AND IFNULL((SELECT MIN(ordinal) FROM sentences WHERE doc_id = :doc "
+                '              AND ordinal BETWEEN :first AND :last AND "end" > :end), :last) '
+                "ORDER BY ordinal",
+                {"doc": doc_id, "first": first, "last": last, "start": start, "end": end},
+            ).fetchall()
+        return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
+
     def first_sentence(self, doc_id: str) -> int:
         """The dense id of the document's first sentence."""
         with self._lock:
             return int(self._conn.execute(
                 "SELECT first_sentence FROM documents WHERE id = ?", (doc_id,)).fetchone()[0])
 
-    def chunk_spans(self) -> list[ChunkSpan]:
-        """Every chunk's sentences as dense ids, by chunk id."""
+    def chunk_table(self) -> tuple[np.ndarray, list[str]]:
+        """Every chunk, by chunk id, as a row (chunk id, dense id of its first sentence, of its
+        last, its document's row), and every document's language, by row (rowid 1 first).
+        Arrays, not objects: a large index has hundreds of thousands of chunks to open."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.lang, "
-                "d.rowid "
+                "SELECT c.id, d.first_sentence + c.first, d.first_sentence + c.last, d.rowid "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
-        return [ChunkSpan(*row) for row in rows]
+            langs = [r[0] for r in self._conn.execute(
+                "SELECT lang FROM documents ORDER BY rowid").fetchall()]
+        return np.array(rows, dtype=np.int64).reshape(-1, 4), langs
 
-    def documents_facts(self) -> list[DocumentFacts]:
+    def documents_facts(self, row_offset: int = 0) -> list[DocumentFacts]:
+        """Every document's facts, its `row` its rowid plus `row_offset`."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rowid, id, source, url, duplicate_of, published FROM documents "
-                "ORDER BY rowid"
+                "SELECT rowid + ?, id, source, url, duplicate_of, published FROM documents "
+                "ORDER BY rowid", (row_offset,)
             ).fetchall()
         return [DocumentFacts(*row) for row in rows]
 

@@ -56,6 +56,19 @@ class Query:
     #: BM25 of every chunk of the index it was parsed for (see `Retriever.parse`), when the
     #: mode uses BM25.
     lexical: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The ids of the chunks `lexical` scores above 0, found with it.
+    lexical_hits: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    #: Each term's share of coverage (see `weights`), worked out once: quotes ask for the
+    #: coverage of a few hundred sentences a question.
+    _shares: tuple[tuple[str, float], ...] = field(default=(), init=False, compare=False,
+                                                   repr=False)
+
+    def __post_init__(self) -> None:
+        total = sum(self.weights)
+        shares = tuple(zip(self.terms, (w / total for w in self.weights), strict=True)
+                       ) if total > 0 else ()
+        object.__setattr__(self, "_shares", shares)
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -63,13 +76,9 @@ class Query:
         term looks common, yet every question term still matters."""
         return tuple(1.0 + w for w in self.idf)
 
-    def coverage(self, found: set[str]) -> float:
+    def coverage(self, found: set[str] | frozenset[str]) -> float:
         """Weighted share of the question's terms present in `found`, in [0, 1]."""
-        total = sum(self.weights)
-        if total <= 0:
-            return 0.0
-        return sum(w for t, w in zip(self.terms, self.weights, strict=True)
-                   if t in found) / total
+        return sum(share for t, share in self._shares if t in found)
 
     def sentence_score(self, terms: set[str]) -> float:
         """Coverage, plus a bonus when the sentence holds a number or a date the question

@@ -11,7 +11,7 @@ from qabot.index.open import OpenIndex
 from qabot.index.store import StoredSentence
 from qabot.records import Answer, Document, Passage
 from qabot.search.question import Query
-from qabot.search.retrieve import Candidate, on_scale
+from qabot.search.retrieve import Candidate
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
 
@@ -62,9 +62,14 @@ class QuoteBuilder:
         pool = candidates[: max(POOL, 3 * k)]
         stored = self.index.store.chunks([c.chunk_id for c in pool])
         pool = [c for c in pool if c.chunk_id in stored]
-        arounds = [{s.sentence.ordinal: s for s in self.index.store.sentences(
-            stored[c.chunk_id].doc_id, stored[c.chunk_id].first - MAX_SENTENCES,
-            stored[c.chunk_id].last + MAX_SENTENCES)} for c in pool]
+        # What a quote of the chunk may hold: it holds a sentence of the chunk and spans at most
+        # `max_chars`, so no sentence of it starts more than that before the chunk, or ends more
+        # than that after it (and it holds at most MAX_SENTENCES). Past those, only the nearest
+        # sentence on each side is read, for the ellipsis.
+        arounds = [{s.sentence.ordinal: s for s in self.index.store.sentences_near(
+            chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES,
+            chunk.start - self.max_chars, chunk.end + self.max_chars)}
+            for chunk in (stored[c.chunk_id] for c in pool)]
         nears = self._sentence_similarity(query, [(c.chunk_id, stored[c.chunk_id].first, a)
                                                   for c, a in zip(pool, arounds, strict=True)])
         for cand, around, near in zip(pool, arounds, nears, strict=True):
@@ -113,11 +118,12 @@ class QuoteBuilder:
             ordinals = sorted(around)
             keys.append(ordinals)
             ids.extend(base + o for o in ordinals)
-        sims = self.index.dense.similarity(query.vector, np.array(ids, dtype=np.int64)).tolist()
+        sims = self.index.dense.similarity(query.vector, np.array(ids, dtype=np.int64))
+        low, high = self.cosine_scale
+        scaled = np.clip((sims.astype(np.float64) - low) / (high - low), 0.0, 1.0).tolist()
         out, at = [], 0
         for ordinals in keys:
-            out.append({o: on_scale(v, self.cosine_scale)
-                        for o, v in zip(ordinals, sims[at:at + len(ordinals)], strict=True)})
+            out.append(dict(zip(ordinals, scaled[at:at + len(ordinals)], strict=True)))
             at += len(ordinals)
         return out
 
