@@ -35,8 +35,13 @@ run: index
 	@if [ -t 0 ]; then $(BIN)/qabot repl; \
 	else echo "? $(DEMO_QUESTION)"; $(BIN)/qabot ask "$(DEMO_QUESTION)"; fi
 
+# Tests run in TEST_WORKERS processes (pytest-xdist): much of a test's time is a `qabot`
+# process starting or a model loading, on one core. The path is absolute because each worker
+# collects from its own temporary working folder (see tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(CURDIR)/tests
 
 bench: install
 	$(BIN)/python bench/speed.py

@@ -32,6 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
             del os.environ[name]
     run_dir = Path(tempfile.mkdtemp(prefix="qabot-tests-"))
     cache = os.environ.get("QABOT_TEST_MODEL_CACHE") or str(run_dir / "model-cache")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # pytest-xdist's workers start after this, from this environment: one model cache
+        # for the whole run, the first worker to need it rebuilds it (under its lock).
+        os.environ["QABOT_TEST_MODEL_CACHE"] = cache
     os.environ["QABOT_MODEL_CACHE"] = cache
     # No `qabot ask` of a test leaves a server behind, unless the test asks for one.
     os.environ["QABOT_SERVE_IDLE_SECONDS"] = "0"

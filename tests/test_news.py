@@ -205,6 +205,25 @@ def test_an_update_that_answers_better_wins_and_says_it_updates(news: Qabot) -> 
     assert answer.to_json()["passages"][0]["update_of"]["date"] == "2025-07-22"
 
 
+def test_a_copy_is_indexed_in_its_own_right_when_its_original_changes(
+        tmp_path: Path, embedder: Embedder) -> None:
+    corpus = tmp_path / "corpus"
+    for name in ("rfi-kayes-attaque.txt", "copie-kayes-attaque.txt", "reuters-gold.txt"):
+        write(corpus / name, (NEWS / name).read_text(encoding="utf-8"))
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index", today=TODAY)
+    build_index(settings, embedder=embedder)
+    assert open_index(settings).store.is_copy("copie-kayes-attaque.txt")
+    original = (NEWS / "rfi-kayes-attaque.txt").read_text(encoding="utf-8")
+    write(corpus / "rfi-kayes-attaque.txt", original.replace("mercredi", "jeudi"))
+    summary = build_index(settings, embedder=embedder)
+    assert summary.updated == 1 and summary.embedded > 0
+    bot = Qabot(settings, open_index(settings), embedder)
+    assert not bot.index.store.is_copy("copie-kayes-attaque.txt")
+    assert bot.index.store.document_sentences("copie-kayes-attaque.txt")  # its own text
+    answer = bot.ask("L'armée a-t-elle repoussé mercredi une attaque à Kayes ?")
+    assert "repoussé mercredi" in answer.passages[0].quote  # the copy's words, not the edit's
+
+
 def test_grouping_is_incremental_and_a_copy_takes_over_when_its_original_goes(
         tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "corpus"

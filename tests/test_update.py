@@ -195,6 +195,34 @@ def test_deleting_the_only_article_in_a_language_drops_the_language(
         theirs["calibration"]["null_gap"], abs=1e-6)
 
 
+def test_languages_follow_articles_added_and_deleted_in_later_segments(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """Each segment counts its articles by language; an update adds the new segment's and
+    takes off the deleted ones', without counting every stored article again."""
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    assert open_index(s).meta["languages"] == ["fr"]
+    write(s.corpus_dir / "en.txt", article(
+        "Storm warning", "A severe storm hit the coast of Brittany on Friday.", lang="en"))
+    build_index(s, embedder=embedder)
+    index = open_index(s)
+    assert index.meta["languages"] == ["en", "fr"] and len(index.segments) == 2
+    write(s.corpus_dir / "storm.txt", STORM)
+    (s.corpus_dir / "en.txt").unlink()
+    build_index(s, embedder=embedder)
+    index = open_index(s)
+    assert index.meta["languages"] == ["fr"] and index.meta["documents"] == 2
+    (s.corpus_dir / "mali.txt").unlink()  # a tombstone in the first segment
+    write(s.corpus_dir / "en.txt", article("Storm", "A storm hit Brittany on Friday.", lang="en"))
+    build_index(s, embedder=embedder)
+    index = open_index(s)
+    assert index.meta["languages"] == ["en", "fr"] and index.meta["documents"] == 2
+    (s.corpus_dir / "storm.txt").unlink()
+    build_index(s, embedder=embedder)
+    assert open_index(s).meta["languages"] == ["en"]
+
+
 def test_an_edit_that_keeps_size_and_modification_time_is_still_read(
         tmp_path: Path, embedder: Embedder) -> None:
     """`touch -r` or `cp -p` put the modification time back; the change time and inode tell."""

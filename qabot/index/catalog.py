@@ -184,13 +184,35 @@ class Catalog:
     def document_chunks(self, doc: Document) -> list[Chunk]:
         return self._part(doc.id).store.document_chunks(doc)
 
-    def content_hashes(self) -> dict[str, str]:
-        return {i: h for p in self.parts for i, h in p.store.content_hashes().items()
+    def live_ids(self) -> set[str]:
+        """Every live document's id."""
+        return set(self._home)
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The content hash of each live document in `ids`."""
+        return {i: h for p, part_ids in self._by_part(ids)
+                for i, h in p.store.content_hashes(part_ids).items()}
+
+    def story_facts(self, ids: Sequence[str] | None = None) -> dict[str, StoryFacts]:
+        """Every live document's story facts (stories by their current names), or those of
+        the live documents in `ids`."""
+        chosen = ([(p, None) for p in self.parts] if ids is None else self._by_part(ids))
+        return {i: replace(f, story=self.story(f.story))
+                for p, part_ids in chosen for i, f in p.store.story_facts(part_ids).items()
                 if i not in p.dead}
 
-    def story_facts(self) -> dict[str, StoryFacts]:
-        return {i: replace(f, story=self.story(f.story))
-                for p in self.parts for i, f in p.store.story_facts().items() if i not in p.dead}
+    def copies_of(self, originals: Sequence[str]) -> dict[str, str]:
+        """The live exact copies of these documents (live or not): copy -> original."""
+        return {i: o for p in self.parts for i, o in p.store.copies_of(originals).items()
+                if i not in p.dead}
+
+    def _by_part(self, ids: Sequence[str]) -> list[tuple[Part, list[str]]]:
+        """The live documents among `ids`, by the segment holding them."""
+        groups: dict[int, list[str]] = {}
+        for i in ids:
+            if i in self._home:
+                groups.setdefault(self._home[i], []).append(i)
+        return [(self.parts[k], v) for k, v in sorted(groups.items())]
 
     def band_members(self, band: int, key: bytes) -> list[str]:
         return [i for p in self.parts for i in p.store.band_members(band, key)

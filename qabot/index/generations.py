@@ -87,7 +87,7 @@ def segment_dir(index_dir: Path, name: str) -> Path:
     return Path(index_dir) / SEGMENTS / name
 
 
-def seal_segment(index_dir: Path, building: Path, counts: dict[str, int]) -> str:
+def seal_segment(index_dir: Path, building: Path, counts: dict[str, Any]) -> str:
     """Checksum, fsync and rename a written segment; its name. It belongs to no generation
     until one that names it is published (a crash before that leaves it to be collected)."""
     files = {name: {"size": size, "sha256": sha256_file(building / name)}

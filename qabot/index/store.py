@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -188,22 +189,6 @@ class Store:
                 "ORDER BY first_sentence DESC, rowid DESC LIMIT 1", (row,)).fetchone()
         return None if found is None else str(found[0])
 
-    def languages(self, exclude: Iterable[str] = ()) -> set[str]:
-        """The languages of the documents not in `exclude`."""
-        with self._lock:
-            counts = dict(self._conn.execute(
-                "SELECT lang, COUNT(*) FROM documents GROUP BY lang").fetchall())
-        if counts:
-            excluded = list(exclude)
-            with self._lock:
-                for at in range(0, len(excluded), 500):
-                    part = excluded[at:at + 500]
-                    for lang, n in self._conn.execute(
-                            f"SELECT lang, COUNT(*) FROM documents WHERE id IN "
-                            f"({','.join('?' * len(part))}) GROUP BY lang", part).fetchall():
-                        counts[lang] -= n
-        return {lang for lang, n in counts.items() if n > 0}
-
     def sentence_count(self, doc_ids: Iterable[str]) -> int:
         """Sentences of these documents."""
         return self._count_of("sentences", doc_ids)
@@ -304,13 +289,38 @@ class Store:
             ).fetchall()
         return [DocumentFacts(*row) for row in rows]
 
-    def story_facts(self) -> dict[str, StoryFacts]:
-        """Document id -> its story, the document it copies, its signature."""
+    def story_facts(self, ids: Sequence[str] | None = None) -> dict[str, StoryFacts]:
+        """Document id -> its story, the document it copies, its signature: of every document,
+        or of those in `ids`."""
+        select = "SELECT id, story, duplicate_of, signature FROM documents"
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, story, duplicate_of, signature FROM documents").fetchall()
+            rows = self._select_ids(select, ids)
         return {i: StoryFacts(story, dup, np.frombuffer(sig, dtype="<u8"))
                 for i, story, dup, sig in rows}
+
+    def _select_ids(self, select: str, ids: Sequence[str] | None,
+                    where: str = "id") -> list[Any]:
+        """`select` of every row, or of those whose `where` is in `ids` (in slices: SQLite
+        bounds the variables of a statement). The caller holds the lock."""
+        if ids is None:
+            return self._conn.execute(select).fetchall()
+        rows: list[Any] = []
+        joiner = " AND " if " WHERE " in select else " WHERE "
+        for at in range(0, len(ids), 500):
+            part = list(ids[at:at + 500])
+            rows += self._conn.execute(
+                f"{select}{joiner}{where} IN ({','.join('?' * len(part))})", part).fetchall()
+        return rows
+
+    def copies_of(self, originals: Sequence[str]) -> dict[str, str]:
+        """The exact copies of these documents: copy id -> its original. (A copy has its
+        original's text, so the body index finds them without a scan of every document.)"""
+        with self._lock:
+            keys = [r[0] for r in self._select_ids("SELECT body_key FROM documents", originals)]
+            rows = self._select_ids("SELECT id, duplicate_of FROM documents "
+                                    "WHERE duplicate_of IS NOT NULL", keys, where="body_key")
+        wanted = set(originals)
+        return {i: dup for i, dup in rows if dup in wanted}
 
     def band_members(self, band: int, key: bytes) -> list[str]:
         """Documents with this band key: candidates for one story."""
@@ -341,10 +351,20 @@ class Store:
                 (doc_id,)).fetchone()
         return doc.text[row[0]:row[1]] if row else doc.text.split("\n", 1)[0]
 
-    def content_hashes(self) -> dict[str, str]:
-        """Document id -> content hash: what the next update compares the corpus against."""
+    def content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Document id -> content hash, of every document or of those in `ids`: what an update
+        compares the articles it read against."""
         with self._lock:
-            return dict(self._conn.execute("SELECT id, content_hash FROM documents").fetchall())
+            return dict(self._select_ids("SELECT id, content_hash FROM documents", ids))
+
+    def language_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Documents by language: all, or those in `ids`."""
+        with self._lock:
+            rows = self._select_ids("SELECT lang FROM documents", ids)
+        counts: dict[str, int] = {}
+        for (lang,) in rows:
+            counts[lang] = counts.get(lang, 0) + 1
+        return counts
 
     def document_sentences(self, doc_id: str) -> list[StoredSentence]:
         return self.sentences(doc_id, 0, 1 << 62)

@@ -29,7 +29,7 @@ import numpy as np
 from qabot.config import Settings
 from qabot.embedding.encoder import Embedder, embedder_for
 from qabot.errors import CorpusError, QabotError
-from qabot.index.catalog import Part
+from qabot.index.catalog import Catalog, Part
 from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.generations import (
     CALIBRATION,
@@ -195,11 +195,14 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
             embedder: Embedder | None, progress: bool, started: float) -> IndexSummary:
     """Keep what is unchanged where it is in `live`, embed the rest into a new segment (with
     the segments the merge policy folds in), publish a new generation."""
-    known = live.store.content_hashes() if live else {}
-    current = {d.id: d.content_hash for d in report.documents}
-    current.update({i: known[i] for ids in report.kept.values() for i in ids if i in known})
+    # Only the articles read are compared by content: those of files not read are as they
+    # were (an update adding one article to millions reads one article's hash, not all).
+    known = live.store.live_ids() if live else set()
+    hashes = live.store.content_hashes([d.id for d in report.documents]) if live else {}
+    current = {d.id for d in report.documents}
+    current.update(i for ids in report.kept.values() for i in ids if i in known)
     added = [d for d in report.documents if d.id not in known]
-    updated = [d for d in report.documents if d.id in known and known[d.id] != d.content_hash]
+    updated = [d for d in report.documents if d.id in known and hashes[d.id] != d.content_hash]
     removed = [i for i in known if i not in current]
     calibrated = live is not None and live.reference.texts_id == reference_key(*settings.prompts)
     regroup = live is not None and _regroup(settings, live)
@@ -208,18 +211,17 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
         return IndexSummary(int(live.meta["documents"]), int(live.meta["chunks"]),
                             report.warnings, time.perf_counter() - started,
                             up_to_date=True, path=live.path, segments=len(live.segments))
-    facts = live.store.story_facts() if live else {}
+    facts = _KnownStories(live.store if live else None, everything=regroup)
     fresh = {d.id for d in added + updated}
     # A copy whose original changed or went is indexed in its own right now.
-    copies = {i for i, f in facts.items()
-              if i in current and f.duplicate_of is not None
-              and (f.duplicate_of in fresh or f.duplicate_of not in current)}
+    copies = ({i for i in live.store.copies_of([d.id for d in updated] + removed)
+               if i in current} if live else set())
     fresh |= copies
     parsed = {d.id: d for d in report.documents}
     for i in copies - set(parsed):
         assert live is not None
         parsed[i] = live.store.document(i)  # from a file not read again
-    stories, aliases = _place_stories(settings, list(parsed.values()), set(current), fresh,
+    stories, aliases = _place_stories(settings, list(parsed.values()), current, fresh,
                                       facts, live, regroup=regroup)
     # Documents that leave the segment they are in: changed, removed, indexed anew.
     tombstones = {name: set(ids) for name, ids in live.tombstones.items()} if live else {}
@@ -251,11 +253,12 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
         verify_segment(settings.index_dir, seg["name"], checksums=True)
     for part in parts[start:]:
         assert live is not None
-        for doc_id in part.store.document_ids():
-            if doc_id not in tombstones.get(part.name, ()):
-                item = _reuse(doc_id, live)
-                item.story = stories[doc_id]
-                prepared.append(item)
+        copied = [i for i in part.store.document_ids() if i not in tombstones.get(part.name, ())]
+        facts.load(copied)
+        for doc_id in copied:
+            item = _reuse(doc_id, live)
+            item.story = stories[doc_id]
+            prepared.append(item)
     prepared += fresh_items
     if not prepared and not kept:
         raise CorpusError(f"no text to index in {settings.corpus_dir}")
@@ -302,9 +305,48 @@ def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
     return first
 
 
+class _KnownStories:
+    """The story facts of the documents an update keeps, read from the live store when first
+    asked for: an update adding one article to millions reads those its band keys meet and
+    those a merge copies, not every signature. With `everything` (a regrouping), all at once."""
+
+    def __init__(self, store: Catalog | None, *, everything: bool = False) -> None:
+        self._store = store
+        self._facts: dict[str, StoryFacts] = (
+            store.story_facts() if store is not None and everything else {})
+
+    def load(self, ids: Sequence[str]) -> None:
+        missing = [i for i in ids if i not in self._facts]
+        if missing and self._store is not None:
+            self._facts.update(self._store.story_facts(missing))
+
+    def get(self, doc_id: str) -> StoryFacts | None:
+        self.load([doc_id])
+        return self._facts.get(doc_id)
+
+    def __getitem__(self, doc_id: str) -> StoryFacts:
+        found = self.get(doc_id)
+        if found is None:
+            raise KeyError(doc_id)
+        return found
+
+
+class _Stories:
+    """Every document's story once an update placed the new ones: those placed, and the kept
+    ones as stored, under their stories' current names (a new article may have joined two)."""
+
+    def __init__(self, placed: dict[str, StoryFacts], kept: _KnownStories,
+                 story: Callable[[str], str]) -> None:
+        self._placed, self._kept, self._story = placed, kept, story
+
+    def __getitem__(self, doc_id: str) -> StoryFacts:
+        f = self._placed[doc_id] if doc_id in self._placed else self._kept[doc_id]
+        return StoryFacts(self._story(f.story), f.duplicate_of, f.signature)
+
+
 def _place_stories(settings: Settings, documents: list[Document], current: set[str],
-                   fresh: set[str], facts: dict[str, StoryFacts], live: LiveGeneration | None, *,
-                   regroup: bool = False) -> tuple[dict[str, StoryFacts], dict[str, str]]:
+                   fresh: set[str], facts: _KnownStories, live: LiveGeneration | None, *,
+                   regroup: bool = False) -> tuple[_Stories, dict[str, str]]:
     """Every document's story: unchanged documents keep theirs; each new one is looked up by
     its band keys among those already placed, oldest first, and joins the story it repeats.
     With `regroup`, every document is placed again (exact copies stay copies of the same
@@ -312,7 +354,7 @@ def _place_stories(settings: Settings, documents: list[Document], current: set[s
     segments were written: an article that bridges two stories makes them one."""
     by_id = {d.id: d for d in documents}  # those read: new, changed, or all (regroup)
     kept = set() if regroup else {i for i in current if i not in fresh}
-    placed: dict[str, StoryFacts] = {i: facts[i] for i in kept}
+    placed: dict[str, StoryFacts] = {}  # the documents placed here (the kept are in `facts`)
     bodies: dict[str, str] = {}  # exact text -> the new document indexed with it
 
     def lookup(band: int, key: bytes) -> list[str]:
@@ -327,7 +369,7 @@ def _place_stories(settings: Settings, documents: list[Document], current: set[s
     grouper = Grouper(settings.duplicate_threshold, lookup=lookup,
                       text_of=lambda i: by_id[i].text if i in by_id else (
                           live.store.document(i).text if live else ""), exact=exact,
-                      story_of=lambda i: placed[i].story)
+                      story_of=lambda i: (placed[i] if i in placed else facts[i]).story)
     copies: dict[str, str] = {}  # regrouped copy -> its original
     for doc in sorted((by_id[i] for i in by_id if i not in kept),
                       key=lambda d: (d.published or "~", d.id)):
@@ -343,8 +385,7 @@ def _place_stories(settings: Settings, documents: list[Document], current: set[s
     for copy, original in copies.items():
         placed[copy] = replace(facts[copy], story=placed[original].story)
     aliases = {**(live.aliases if live else {}), **grouper.merges}
-    return ({i: StoryFacts(grouper.story(f.story), f.duplicate_of, f.signature)
-             for i, f in placed.items()}, aliases)
+    return _Stories(placed, facts, grouper.story), aliases
 
 
 def _live_index(settings: Settings) -> LiveGeneration | None:
@@ -411,8 +452,7 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         "model": settings.embedding_model,
         "dimension": reference.dimension,
         "config": config_fingerprint(settings),
-        "languages": sorted({p.doc.lang for p in prepared}.union(
-            *(p.store.languages(dead[p.name]) for p in parts))),
+        "languages": _languages(prepared, segments[:len(kept)], parts, dead),
         "documents": sum(int(s["documents"]) for s in segments) - sum(map(len, dead.values())),
         "chunks": sum(len(p.chunks) for p in prepared) + sum(
             p.store.chunk_count(dead[p.name]) for p in parts),
@@ -441,6 +481,25 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return path, {**meta, "segments": segments}
+
+
+def _languages(prepared: Sequence[PreparedDoc], kept: Sequence[dict[str, Any]],
+               parts: Sequence[Part], dead: dict[str, set[str]]) -> list[str]:
+    """The languages of the generation's live documents: a kept segment's are its counts by
+    language less its deleted documents', and the new segment's. A segment's counts are in its
+    entry of the generation's manifest; one written before entries held them is counted in its
+    store once, and its entry in `kept` (the new generation's) gets the counts."""
+    counts: dict[str, int] = {}
+    for p in prepared:
+        counts[p.doc.lang] = counts.get(p.doc.lang, 0) + 1
+    for seg, part in zip(kept, parts, strict=True):
+        stored = seg.get("languages")
+        if not (isinstance(stored, dict) and all(isinstance(n, int) for n in stored.values())):
+            stored = seg["languages"] = part.store.language_counts()
+        gone = part.store.language_counts(sorted(dead[part.name])) if dead[part.name] else {}
+        for lang, n in stored.items():
+            counts[lang] = counts.get(lang, 0) + int(n) - gone.get(lang, 0)
+    return sorted(lang for lang, n in counts.items() if n > 0)
 
 
 def _settled(read_at: int, files: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -501,8 +560,9 @@ def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | Non
 
 
 def write_segment(settings: Settings, prepared: list[PreparedDoc],
-                  dimension: int) -> tuple[str, dict[str, int]]:
-    """Write documents into a new sealed segment; its name and counts. The dense index is
+                  dimension: int) -> tuple[str, dict[str, Any]]:
+    """Write documents into a new sealed segment; its name and counts (documents, sentences,
+    chunks, and documents by language). The dense index is
     built on a second thread (FAISS leaves Python's lock while it adds), beside the
     metadata store and the postings."""
     building = new_building_dir(settings.index_dir, segment=True)
@@ -526,7 +586,11 @@ def write_segment(settings: Settings, prepared: list[PreparedDoc],
             LexicalIndex.build([t for p in prepared for t in p.chunk_terms]).save(
                 building / LEXICAL)
             job.result()
-        counts = {"documents": len(prepared), "sentences": len(vectors), "chunks": len(chunks)}
+        languages: dict[str, int] = {}
+        for p in prepared:
+            languages[p.doc.lang] = languages.get(p.doc.lang, 0) + 1
+        counts = {"documents": len(prepared), "sentences": len(vectors), "chunks": len(chunks),
+                  "languages": languages}
         return seal_segment(settings.index_dir, building, counts), counts
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from qabot.index.open import OpenIndex
 from qabot.index.store import StoredSentence
-from qabot.records import Answer, Document, Passage
+from qabot.records import Answer, Passage
 from qabot.search.question import Query
 from qabot.search.retrieve import Candidate
 
@@ -35,7 +35,7 @@ SENTENCE_MEANING_WEIGHT = 0.3
 
 @dataclass(slots=True)
 class _Draft:
-    doc: Document
+    doc_id: str
     first: int  # sentence ordinals, inclusive
     last: int
     best: int
@@ -74,7 +74,6 @@ class QuoteBuilder:
                                                   for c, a in zip(pool, arounds, strict=True)])
         for cand, around, near in zip(pool, arounds, nears, strict=True):
             chunk = stored[cand.chunk_id]
-            doc = self.index.store.document(chunk.doc_id)
             covered: dict[int, float] = {}  # asked for several times per sentence
 
             def cover(ordinal: int, around: dict[int, StoredSentence] = around,
@@ -96,7 +95,7 @@ class QuoteBuilder:
                 score = (1 - gamma) * cand.score + gamma * window
                 if best != top:
                     score *= OTHER_PARAGRAPH_FACTOR
-                drafts.append(_Draft(doc, first, last, best, score, around, window))
+                drafts.append(_Draft(chunk.doc_id, first, last, best, score, around, window))
         drafts.sort(key=lambda d: -d.score)
         kept = _merge(drafts, self._fits)[:k]
         passages = [self._passage(d) for d in kept]
@@ -158,7 +157,8 @@ class QuoteBuilder:
         return first, last
 
     def _passage(self, d: _Draft) -> Passage:
-        text = d.doc.text
+        # Read only now: of the 15 or more articles drafted from, a few are quoted.
+        text = self.index.store.document(d.doc_id).text
         start, end = d.sentences[d.first].sentence.start, d.sentences[d.last].sentence.end
         best = d.sentences[d.best].sentence
         para = best.para
@@ -175,8 +175,7 @@ class QuoteBuilder:
             quote, hl_start = f"{_ELLIPSIS} {quote}", hl_start + 2
         if (after is not None and after.sentence.para == para) and not quote.endswith(_ELLIPSIS):
             quote = f"{quote} {_ELLIPSIS}"
-        doc = d.doc
-        citation = self.index.store.citation(doc.id)
+        citation = self.index.store.citation(d.doc_id)
         return Passage(quote, highlight, citation, d.score, start, end, hl_start, d.coverage)
 
 
@@ -187,7 +186,7 @@ def _merge(drafts: list[_Draft],
     kept: list[_Draft] = []
     for d in drafts:
         for i, k in enumerate(kept):
-            if k.doc.id != d.doc.id:
+            if k.doc_id != d.doc_id:
                 continue
             overlap = d.first <= k.last and k.first <= d.last
             if not overlap and d.first != k.last + 1 and k.first != d.last + 1:
@@ -195,7 +194,7 @@ def _merge(drafts: list[_Draft],
             lo, hi = min(k.first, d.first), max(k.last, d.last)
             sentences = {**d.sentences, **k.sentences}
             if fits(sentences, lo, hi):
-                kept[i] = _Draft(k.doc, lo, hi, k.best, k.score, sentences,
+                kept[i] = _Draft(k.doc_id, lo, hi, k.best, k.score, sentences,
                                  max(k.coverage, d.coverage))
                 break
             if overlap:
