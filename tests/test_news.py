@@ -205,13 +205,20 @@ def test_an_update_that_answers_better_wins_and_says_it_updates(news: Qabot) -> 
     assert answer.to_json()["passages"][0]["update_of"]["date"] == "2025-07-22"
 
 
-def test_a_copy_is_indexed_in_its_own_right_when_its_original_changes(
-        tmp_path: Path, embedder: Embedder) -> None:
+def kayes_with_a_copy(tmp_path: Path, embedder: Embedder) -> Settings:
+    """An index of the Kayes article, an exact copy of it, and an unrelated one."""
     corpus = tmp_path / "corpus"
     for name in ("rfi-kayes-attaque.txt", "copie-kayes-attaque.txt", "reuters-gold.txt"):
         write(corpus / name, (NEWS / name).read_text(encoding="utf-8"))
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index", today=TODAY)
     build_index(settings, embedder=embedder)
+    return settings
+
+
+def test_a_copy_is_indexed_in_its_own_right_when_its_original_changes(
+        tmp_path: Path, embedder: Embedder) -> None:
+    settings = kayes_with_a_copy(tmp_path, embedder)
+    corpus = settings.corpus_dir
     assert open_index(settings).store.is_copy("copie-kayes-attaque.txt")
     original = (NEWS / "rfi-kayes-attaque.txt").read_text(encoding="utf-8")
     write(corpus / "rfi-kayes-attaque.txt", original.replace("mercredi", "jeudi"))
@@ -226,11 +233,8 @@ def test_a_copy_is_indexed_in_its_own_right_when_its_original_changes(
 
 def test_grouping_is_incremental_and_a_copy_takes_over_when_its_original_goes(
         tmp_path: Path, embedder: Embedder) -> None:
-    corpus = tmp_path / "corpus"
-    for name in ("rfi-kayes-attaque.txt", "copie-kayes-attaque.txt", "reuters-gold.txt"):
-        write(corpus / name, (NEWS / name).read_text(encoding="utf-8"))
-    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index", today=TODAY)
-    build_index(settings, embedder=embedder)
+    settings = kayes_with_a_copy(tmp_path, embedder)
+    corpus = settings.corpus_dir
     edited = (NEWS / "rfi-kayes-attaque.txt").read_text(encoding="utf-8").replace(
         "Source: RFI", "Source: Studio Tamani").replace(
         "mercredi", "dans la nuit de mardi à mercredi")
