@@ -119,6 +119,9 @@ class SentenceChunks:
     language: np.ndarray  # by chunk id, an index into `languages`: its document's language
     languages: tuple[str, ...]
     doc: np.ndarray  # by chunk id, its document's row (`DocumentFacts.row`)
+    #: `other_language`'s masks, by language: one array over every chunk, asked for by every
+    #: question in that language.
+    _other: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_table(cls, table: np.ndarray, doc_langs: Sequence[str]) -> SentenceChunks:
@@ -136,10 +139,15 @@ class SentenceChunks:
         return cls(table[:, 1].copy(), table[:, 2].copy(), by_doc[doc], languages, doc)
 
     def other_language(self, lang: str) -> np.ndarray:
-        """By chunk id: whether the chunk's document is in another language than `lang`."""
-        if lang not in self.languages:
-            return np.ones(len(self.language), dtype=bool)
-        return np.asarray(self.language != self.languages.index(lang))
+        """By chunk id: whether the chunk's document is in another language than `lang`
+        (read-only: shared by the questions)."""
+        mask = self._other.get(lang)
+        if mask is None:
+            mask = (np.ones(len(self.language), dtype=bool) if lang not in self.languages
+                    else np.asarray(self.language != self.languages.index(lang)))
+            mask.flags.writeable = False
+            self._other[lang] = mask
+        return mask
 
     def sentences_of(self, chunks: np.ndarray, size: int | None = None) -> np.ndarray:
         """By sentence id (`size` of them, else up to the last chunk's last), whether one of
