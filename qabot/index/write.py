@@ -414,17 +414,20 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
 
     order = sorted(range(len(passages)), key=lambda i: -len(passages[i]))
     step = embedder.batch_size * 8
-    parts: list[np.ndarray] = []
+    # Each slice goes to its rows of one array: millions of vectors are held once, not as
+    # slices, then stacked, then reordered (three copies: 14 GB at 3M sentences).
+    vectors: np.ndarray | None = None
     with tqdm(total=len(passages), unit="sentence", desc="Embedding", disable=not progress,
               leave=False) as bar:
         for i in range(0, len(order), step):
-            parts.append(embedder.encode_passages([passages[j] for j in order[i:i + step]]))
-            bar.update(len(order[i:i + step]))
+            rows = order[i:i + step]
+            got = embedder.encode_passages([passages[j] for j in rows])
+            if vectors is None:
+                vectors = np.empty((len(passages), got.shape[1]), dtype=np.float32)
+            vectors[rows] = got
+            bar.update(len(rows))
             log.debug("embedded %d of %d sentences", min(i + step, len(order)), len(order))
-    done = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-    vectors = np.empty_like(done)
-    vectors[order] = done
-    return vectors
+    return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference, *,
@@ -568,7 +571,7 @@ def write_segment(settings: Settings, prepared: list[PreparedDoc],
     building = new_building_dir(settings.index_dir, segment=True)
     parts = [p.vectors for p in prepared if p.vectors is not None and len(p.vectors)]
     # (A segment of exact copies alone has no vectors, and still the index's dimension.)
-    vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+    vectors = _stacked(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
     chunks = [c for p in prepared for c in p.chunks]
     try:
         with ThreadPoolExecutor(1) as pool:
@@ -595,6 +598,29 @@ def write_segment(settings: Settings, prepared: list[PreparedDoc],
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+
+
+def _stacked(parts: list[np.ndarray]) -> np.ndarray:
+    """The documents' vectors as one array: a view of the array they are consecutive rows of
+    when they are (those a build embedded are: no second copy of millions of vectors), else a
+    copy."""
+    base = parts[0]
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    if base.ndim == 2 and base.dtype == np.float32 and base.flags.c_contiguous:
+        at = parts[0].__array_interface__["data"][0]
+        offset, rest = divmod(at - base.__array_interface__["data"][0], base.strides[0])
+        total = sum(len(p) for p in parts)
+        consecutive = rest == 0 and 0 <= offset and offset + total <= len(base)
+        for p in parts:
+            if not consecutive:
+                break
+            consecutive = (p.__array_interface__["data"][0] == at and p.dtype == base.dtype
+                           and p.flags.c_contiguous and p.shape[1:] == base.shape[1:])
+            at += p.nbytes
+        if consecutive:
+            return base[offset:offset + total]
+    return np.vstack(parts).astype(np.float32, copy=False)
 
 
 def _write_dense(vectors: np.ndarray, folder: Path) -> None:
