@@ -1,7 +1,7 @@
 """How qabot holds up as the archive grows: build, disk, memory, question time, recall, updates.
 
 Usage: python bench/scale.py [--sizes 100000,1000000] [--json] [--questions 100]
-                             [--workdir DIR (kept)] [--piaf PIAF.json]
+                             [--workdir DIR (kept)] [--piaf PIAF.json] [--again]
 
 For each size, a synthetic archive of that many sentences (`synthetic.py`: PIAF sentences,
 each mutated, dated over five years, from twenty outlets; vectors drawn around the real
@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
+QABOT_ASKS = 50  # sentences a question's first dense search fetches (retrieve.py)
 FIELDS = ("sentences", "build_s", "disk_bytes", "bytes_per_sentence", "rss_oneshot_mb",
           "p50_ms", "p95_ms", "p50_ratio", "recall_at_10", "add_one_s", "delete_one_s",
           "open_s")
@@ -62,6 +63,10 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--piaf", type=Path, default=synthetic.DEFAULT_PIAF)
+    ap.add_argument("--again", action="store_true",
+                    help="measure the indexes a --workdir run left, as they are now (after "
+                         "its add and delete), without building or updating: the question, "
+                         "memory, recall and open figures of the code as it is now")
     ap.add_argument("--child", choices=["dense", "queries", "warm", "open"],
                     help=argparse.SUPPRESS)
     ap.add_argument("--index", type=Path, help=argparse.SUPPRESS)
@@ -73,8 +78,11 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qabot-scale-"))
     rows = []
     try:
+        if args.again and args.workdir is None:
+            raise SystemExit("--again needs the --workdir of an earlier run")
         for n in sizes:
-            rows.append(measure(n, workdir / f"n{n}", args))
+            rows.append(measure_again(workdir / f"n{n}", args) if args.again
+                        else measure(n, workdir / f"n{n}", args))
             log(json.dumps(rows[-1]))
             if args.workdir is None:  # a folder given is kept, to measure again
                 shutil.rmtree(workdir / f"n{n}", ignore_errors=True)
@@ -154,6 +162,33 @@ def measure(n: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "delete_one_s": round(delete_one_s, 2),
         "open_s": opened["open_s"],
         "open_cold": cold,
+    }
+
+
+def measure_again(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """`measure`'s figures that need no building or updating, of the index in `folder`."""
+    from qabot.config import load_settings
+    from qabot.index.open import read_stats
+
+    settings = load_settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+    env = child_env(settings.corpus_dir, settings.index_dir)
+    dense = child("dense", settings.index_dir, env, args)
+    warm = child("warm", settings.index_dir, env, args)
+    cold = drop_page_cache()
+    opened = child("open", settings.index_dir, env, args)
+    rss_oneshot_mb, oneshot_s = one_shot(synthetic.load_piaf(args.piaf).questions[0], env)
+    return {
+        "sentences": built_sentences(settings),
+        "segments": len(json.loads((read_stats(settings).path / "manifest.json").read_text())[
+            "segments"]),
+        "build_s": None, "disk_bytes": read_stats(settings).size_bytes,
+        "bytes_per_sentence": round(dense["dense_bytes"] / max(1, dense["sentences"])),
+        "rss_oneshot_mb": round(rss_oneshot_mb), "oneshot_s": round(oneshot_s, 2),
+        "rss_warm_mb": warm["rss_mb"], "p50_ms": warm["p50_ms"], "p95_ms": warm["p95_ms"],
+        "embed_p50_ms": warm["embed_p50_ms"],
+        "p50_ratio": round(warm["p50_ms"] / warm["embed_p50_ms"], 2),
+        "recall_at_10": dense["recall_at_10"], "recall_at_10_qabot": dense["recall_at_10_qabot"],
+        "add_one_s": None, "delete_one_s": None, "open_s": opened["open_s"], "open_cold": cold,
     }
 
 
@@ -262,11 +297,14 @@ def child_dense(args: argparse.Namespace) -> dict[str, Any]:
     before = rss_bytes()
     dense = DenseSet([DenseIndex.load(segment_dir(settings.index_dir, n) / DENSE) for n in names])
     found = [dense.search(q, 10)[0] for q in queries]
-    # What retrieval asks for: 4 sentences per chunk wanted, 50 chunks.
-    found_qabot = [dense.search(q, 200)[0][:10] for q in queries]
+    # What retrieval asks for first: a sentence per chunk wanted, 50 chunks (see retrieve).
+    found_qabot = [dense.search(q, QABOT_ASKS)[0][:10] for q in queries]
     dense_bytes = rss_bytes() - before
     index = open_index(settings)
-    dense.live = index.dense.live  # (none deleted yet: the bench deletes later)
+    if index.dense.live is not None:  # (an index measured again after the bench's delete)
+        dense.live = index.dense.live
+        found = [dense.search(q, 10)[0] for q in queries]
+        found_qabot = [dense.search(q, QABOT_ASKS)[0][:10] for q in queries]
     index.store.close()
     exact = exact_top(dense, queries, 10)
     recall = np.mean([len(set(f.tolist()) & set(e.tolist())) / 10
