@@ -217,8 +217,15 @@ def kayes_with_a_copy(tmp_path: Path, embedder: Embedder) -> Settings:
 
 def test_a_copy_is_indexed_in_its_own_right_when_its_original_changes(
         tmp_path: Path, embedder: Embedder) -> None:
-    settings = kayes_with_a_copy(tmp_path, embedder)
-    corpus = settings.corpus_dir
+    """The copy arrives in a later update, so it sits in another segment than its original."""
+    corpus = tmp_path / "corpus"
+    for name in ("rfi-kayes-attaque.txt", "reuters-gold.txt"):
+        write(corpus / name, (NEWS / name).read_text(encoding="utf-8"))
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index", today=TODAY)
+    build_index(settings, embedder=embedder)
+    write(corpus / "copie-kayes-attaque.txt",
+          (NEWS / "copie-kayes-attaque.txt").read_text(encoding="utf-8"))
+    assert build_index(settings, embedder=embedder).segments == 2
     assert open_index(settings).store.is_copy("copie-kayes-attaque.txt")
     original = (NEWS / "rfi-kayes-attaque.txt").read_text(encoding="utf-8")
     write(corpus / "rfi-kayes-attaque.txt", original.replace("mercredi", "jeudi"))

@@ -202,9 +202,12 @@ class Catalog:
                 if i not in p.dead}
 
     def copies_of(self, originals: Sequence[str]) -> dict[str, str]:
-        """The live exact copies of these documents (live or not): copy -> original."""
-        return {i: o for p in self.parts for i, o in p.store.copies_of(originals).items()
-                if i not in p.dead}
+        """The live exact copies of these documents (live or not): copy -> original. A copy
+        added by a later update sits in another segment than its original."""
+        keys = sorted(set().union(*(p.store.body_keys(originals) for p in self.parts)))
+        wanted = set(originals)
+        return {i: o for p in self.parts for i, o in p.store.copies_with(keys).items()
+                if o in wanted and i not in p.dead}
 
     def _by_part(self, ids: Sequence[str]) -> list[tuple[Part, list[str]]]:
         """The live documents among `ids`, by the segment holding them."""

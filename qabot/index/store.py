@@ -312,15 +312,18 @@ class Store:
                 f"{select}{joiner}{where} IN ({','.join('?' * len(part))})", part).fetchall()
         return rows
 
-    def copies_of(self, originals: Sequence[str]) -> dict[str, str]:
-        """The exact copies of these documents: copy id -> its original. (A copy has its
-        original's text, so the body index finds them without a scan of every document.)"""
+    def body_keys(self, ids: Sequence[str]) -> set[str]:
+        """The body keys (exact text) of these documents."""
         with self._lock:
-            keys = [r[0] for r in self._select_ids("SELECT body_key FROM documents", originals)]
-            rows = self._select_ids("SELECT id, duplicate_of FROM documents "
-                                    "WHERE duplicate_of IS NOT NULL", keys, where="body_key")
-        wanted = set(originals)
-        return {i: dup for i, dup in rows if dup in wanted}
+            return {r[0] for r in self._select_ids("SELECT body_key FROM documents", ids)}
+
+    def copies_with(self, body_keys: Sequence[str]) -> dict[str, str]:
+        """The exact copies among the documents with these body keys: copy -> its original.
+        (A copy has its original's text: the body index finds them without a scan.)"""
+        with self._lock:
+            return dict(self._select_ids("SELECT id, duplicate_of FROM documents "
+                                         "WHERE duplicate_of IS NOT NULL", body_keys,
+                                         where="body_key"))
 
     def band_members(self, band: int, key: bytes) -> list[str]:
         """Documents with this band key: candidates for one story."""

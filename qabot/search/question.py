@@ -59,16 +59,16 @@ class Query:
     #: The ids of the chunks `lexical` scores above 0, found with it.
     lexical_hits: np.ndarray | None = field(default=None, compare=False, repr=False)
 
-    #: Each term's share of coverage (see `weights`), worked out once: quotes ask for the
-    #: coverage of a few hundred sentences a question.
-    _shares: tuple[tuple[str, float], ...] = field(default=(), init=False, compare=False,
-                                                   repr=False)
+    #: Each term with its weight (see `weights`), and their sum, worked out once: quotes ask
+    #: for the coverage of a few hundred sentences a question.
+    _weighted: tuple[tuple[str, float], ...] = field(default=(), init=False, compare=False,
+                                                     repr=False)
+    _total: float = field(default=0.0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        total = sum(self.weights)
-        shares = tuple(zip(self.terms, (w / total for w in self.weights), strict=True)
-                       ) if total > 0 else ()
-        object.__setattr__(self, "_shares", shares)
+        weights = self.weights
+        object.__setattr__(self, "_weighted", tuple(zip(self.terms, weights, strict=True)))
+        object.__setattr__(self, "_total", sum(weights))
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -78,7 +78,9 @@ class Query:
 
     def coverage(self, found: set[str] | frozenset[str]) -> float:
         """Weighted share of the question's terms present in `found`, in [0, 1]."""
-        return sum(share for t, share in self._shares if t in found)
+        if self._total <= 0:
+            return 0.0
+        return sum(w for t, w in self._weighted if t in found) / self._total
 
     def sentence_score(self, terms: set[str]) -> float:
         """Coverage, plus a bonus when the sentence holds a number or a date the question
