@@ -94,9 +94,6 @@ class Catalog:
                 out[cid + part.chunk_start] = replace(chunk, id=cid + part.chunk_start)
         return out
 
-    def sentences(self, doc_id: str, first: int, last: int) -> list[StoredSentence]:
-        return self._part(doc_id).store.sentences(doc_id, first, last)
-
     def sentences_near(self, doc_id: str, first: int, last: int, start: int,
                        end: int) -> list[StoredSentence]:
         return self._part(doc_id).store.sentences_near(doc_id, first, last, start, end)
