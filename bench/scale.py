@@ -116,6 +116,8 @@ def measure(n: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     built = build_index(settings, embedder=embedder)
     build_s = time.perf_counter() - t
+    # This process's peak so far: the archive writer, the model, and the build.
+    build_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats = read_stats(settings)
     env = child_env(settings.corpus_dir, settings.index_dir)
 
@@ -146,6 +148,8 @@ def measure(n: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         "sentences": built_sentences(settings),
         "articles": built.documents,
         "build_s": round(build_s, 1),
+        "build_peak_mb": round(build_peak_mb),
+        "segments": built.segments,
         "disk_bytes": stats.size_bytes,
         "bytes_per_sentence": round(dense["dense_bytes"] / max(1, dense["sentences"])),
         "rss_oneshot_mb": round(rss_oneshot_mb),

@@ -20,7 +20,7 @@ from qabot.engine import Qabot
 from qabot.errors import IndexCorruptError, IndexMismatchError
 from qabot.index.generations import sha256_file
 from qabot.index.open import current_generation, open_index
-from qabot.index.write import build_index, merge_from
+from qabot.index.write import SEGMENT_SENTENCES, build_index, merge_from
 from qabot.ingest.analyze import Analyzer
 from tests.conftest import CORPUS, clean_env, write
 from tests.test_cli import run as run_cli
@@ -251,6 +251,84 @@ def test_the_merge_policy_folds_the_newest_segments_as_they_grow() -> None:
     assert merge_from([1000, 30], [0, 0], [40, 1], [0, 0], 0) == 2  # a deletion alone
     assert merge_from([1000, 30], [400, 0], [40, 1], [14, 0], 0) == 0
     assert merge_from([], [], [], [], 30) == 0
+    # A full segment (half the largest a build writes) is folded only for its deletions, and
+    # nothing before it is folded by size: a small update never rewrites a million sentences.
+    full = SEGMENT_SENTENCES
+    assert merge_from([full, 300_000, 30], [0, 0, 0], [9, 8, 1], [0, 0, 0], 100_000) == 1
+    assert merge_from([full, full // 2, 30], [0, 0, 0], [9, 8, 1], [0, 0, 0], 500_000) == 2
+    assert merge_from([full, full], [0, 0], [9, 9], [0, 0], full) == 2
+    assert merge_from([full, full], [0, full // 2], [9, 9], [0, 3], 10) == 1
+
+
+def test_a_build_larger_than_a_segment_writes_several_that_answer_as_one(
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build holds one segment's work in memory at a time (an archive of millions of
+    sentences would not fit): more sentences than a segment holds make several segments, that
+    answer as one; a small update then leaves the full ones alone."""
+    from qabot.index import write as writer
+
+    corpus = {"mali": MALI, "storm": STORM, "flood": FLOOD, "harvest": HARVEST}
+    one = settings_for(tmp_path / "one")
+    for name, text in corpus.items():
+        write(one.corpus_dir / f"{name}.txt", text)
+    assert build_index(one, embedder=embedder).segments == 1
+    many = settings_for(tmp_path / "many")
+    for name, text in corpus.items():
+        write(many.corpus_dir / f"{name}.txt", text)
+    monkeypatch.setattr(writer, "SEGMENT_SENTENCES", 4)
+    built = build_index(many, embedder=embedder)
+    gen = current_generation(many.index_dir)
+    assert gen is not None
+    segments = json.loads((gen / "manifest.json").read_text())["segments"]
+    # flood + harvest (2 + 2), mali, storm: a segment closes once it holds 4 sentences
+    assert [s["documents"] for s in segments] == [2, 1, 1]
+    assert built.segments == 3 and built.embedded == open_index(many).meta["sentences"]
+    assert answers(many, embedder) == answers(one, embedder)
+
+    school = article("Rentrée scolaire", "Les écoles de Sikasso rouvrent lundi. Trois cents "
+                     "enseignants ont été recrutés.")
+    write(many.corpus_dir / "school.txt", school)
+    added = build_index(many, embedder=embedder)
+    assert (added.embedded, added.merged, added.segments) == (2, 0, 4)
+
+
+def test_an_update_stopped_between_its_segments_leaves_the_index_as_it_was(
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the second of an update's segments is embedded: the first, sealed, is
+    named by no generation; the previous one answers, and the next update removes it."""
+    from qabot.index import write as writer
+
+    s = settings_for(tmp_path)
+    write(s.corpus_dir / "mali.txt", MALI)
+    build_index(s, embedder=embedder)
+    before = current_generation(s.index_dir)
+    for name, text in (("storm", STORM), ("flood", FLOOD), ("harvest", HARVEST)):
+        write(s.corpus_dir / f"{name}.txt", text)
+    calls: list[int] = []
+    real = writer.embed_passages
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "SEGMENT_SENTENCES", 2)
+        patch.setattr(writer, "embed_passages", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            build_index(s, embedder=embedder)
+    assert current_generation(s.index_dir) == before
+    assert len(list((s.index_dir / "segments").iterdir())) == 2  # the first new one, unnamed
+    bot = Qabot(s, open_index(s), embedder)
+    assert all("pompiers" not in p.quote for p in bot.ask(
+        "Combien de familles les pompiers ont-ils secourues ?", k=3).passages)
+    assert build_index(s, embedder=embedder).added == 3
+    assert any("pompiers" in p.quote for p in Qabot(s, open_index(s), embedder).ask(
+        "Combien de familles les pompiers ont-ils secourues ?", k=3).passages)
+    named = {seg["name"] for g in (current_generation(s.index_dir), before)
+             for seg in json.loads((g / "manifest.json").read_text())["segments"]}
+    assert {p.name for p in (s.index_dir / "segments").iterdir()} == named
 
 
 def test_nothing_changed_is_nothing_done(tmp_path: Path, embedder: Embedder) -> None:

@@ -7,7 +7,9 @@ policy folds the newest segments into the new one as they grow (see `merge_from`
 update costs the size of what changed, plus now and then a merge. Scores do not depend on how
 the corpus is split into segments (BM25's statistics are counted over the whole generation),
 so the result answers as a full rebuild does, and the previous generation stays usable until
-the switch.
+the switch. What an update writes is cut into segments of at most about SEGMENT_SENTENCES
+sentences, each prepared, embedded and written in turn: a build holds one segment's worth of
+work in memory, not the whole archive's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -72,6 +74,12 @@ __all__ = ["IndexSummary", "PreparedDoc", "build_index", "merge_from", "prepare"
 MERGE_RATIO = 4
 #: A segment with this share of its documents deleted is rewritten at the next update.
 DEAD_SHARE = 1 / 3
+#: A segment holds about this many sentences at most: a build or a merge writing more starts
+#: another. Writing one takes ~11 KB of memory a sentence (terms, chunks, vectors, postings,
+#: the dense index's training), so this bounds a build near 11 GB on any archive; a segment at
+#: least half this size is full, and the merge policy leaves it be (rewriting a million
+#: sentences to fold in a few thousand would make updates slow, for no fewer searches).
+SEGMENT_SENTENCES = 1_000_000
 #: Threads that build a segment's dense index (k-means, list assignment): this machine's two
 #: cores (a question uses one).
 BUILD_THREADS = 2
@@ -122,13 +130,16 @@ def config_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
 
 
-def prepare(doc: Document, settings: Settings) -> PreparedDoc | None:
-    """Split, analyze and chunk one document (not embedded yet); None if it has no text.
+def prepare(doc: Document, settings: Settings,
+            sentences: list[Sentence] | None = None) -> PreparedDoc | None:
+    """Split (unless `sentences` are given), analyze and chunk one document (not embedded
+    yet); None if it has no text.
 
     The model embeds sentences, not chunks: a sentence's vector is sharp where a chunk's blurs
     several topics (PIAF dev, chunk@1 of the dense part alone: 0.34 by chunk, 0.44 by its best
     sentence), at the same cost, since chunks hold each sentence once or twice."""
-    sentences = split_sentences(doc.text)
+    if sentences is None:
+        sentences = split_sentences(doc.text)
     if not sentences:
         return None
     analyzer = Analyzer(doc.lang)
@@ -229,15 +240,10 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
         if doc_id in fresh or doc_id not in current:
             assert live is not None
             tombstones.setdefault(live.store.home(doc_id), set()).add(doc_id)
-    fresh_items: list[PreparedDoc] = []
-    for doc in parsed.values():
-        if doc.id in fresh:
-            story = stories[doc.id]
-            item = (PreparedDoc(doc, [], [], [], []) if story.duplicate_of
-                    else prepare(doc, settings))
-            if item is not None:
-                item.story = story
-                fresh_items.append(item)
+    # Split now: the merge policy weighs the update's sentences. The rest (terms, chunks,
+    # vectors) is done a segment at a time, below.
+    split = {doc.id: split_sentences(doc.text) for doc in parsed.values()
+             if doc.id in fresh and not stories[doc.id].duplicate_of}
     segments = list(live.segments) if live else []
     parts = live.store.parts if live else []
     start = 0 if regroup else merge_from(
@@ -245,47 +251,88 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
         [p.store.sentence_count(tombstones.get(p.name, ())) for p in parts],
         [int(s["documents"]) for s in segments],
         [len(tombstones.get(s["name"], ())) for s in segments],
-        sum(len(p.sentences) for p in fresh_items))
+        sum(map(len, split.values())))
     kept, folded = segments[:start], segments[start:]
-    prepared: list[PreparedDoc] = []
     for seg in folded:
         # What is copied forward is checked to the last byte first.
         verify_segment(settings.index_dir, seg["name"], checksums=True)
-    for part in parts[start:]:
-        assert live is not None
-        copied = [i for i in part.store.document_ids() if i not in tombstones.get(part.name, ())]
-        facts.load(copied)
-        for doc_id in copied:
-            item = _reuse(doc_id, live)
-            item.story = stories[doc_id]
-            prepared.append(item)
-    prepared += fresh_items
-    if not prepared and not kept:
-        raise CorpusError(f"no text to index in {settings.corpus_dir}")
-    todo = [p for p in prepared if p.vectors is None]
-    passages = [text for p in todo for text in p.passages]
-    embedder = embedder or (embedder_for(settings) if passages else None)
-    if passages:
-        assert embedder is not None
-        vectors = embed_passages(embedder, passages, progress=progress)
-        at = 0
-        for p in todo:
-            p.vectors, at = vectors[at:at + len(p.passages)], at + len(p.passages)
+
+    def items() -> Iterator[PreparedDoc]:
+        """What the new segments hold, in order: the folded segments' live documents (their
+        vectors reused), then the new and changed ones."""
+        for part in parts[start:]:
+            assert live is not None
+            copied = [i for i in part.store.document_ids()
+                      if i not in tombstones.get(part.name, ())]
+            facts.load(copied)
+            for doc_id in copied:
+                item = _reuse(doc_id, live)
+                item.story = stories[doc_id]
+                yield item
+        for doc in parsed.values():
+            if doc.id in fresh:
+                story = stories[doc.id]
+                new = (PreparedDoc(doc, [], [], [], []) if story.duplicate_of
+                       else prepare(doc, settings, split.pop(doc.id)))
+                if new is not None:
+                    new.story = story
+                    yield new
+
     if live is not None and calibrated:
         reference = live.reference
     else:
-        reference = embed_reference(embedder or embedder_for(settings))
+        embedder = embedder or embedder_for(settings)
+        reference = embed_reference(embedder)
+    # A segment sealed here belongs to no generation until the one below is published: if
+    # this process dies first, the next writer removes it (see `generations`).
+    written: list[dict[str, Any]] = []
+    embedded = 0
+    for batch in _segments_of(items()):
+        todo = [p for p in batch if p.vectors is None]
+        if any(p.passages for p in todo):
+            embedder = embedder or embedder_for(settings)
+            embedded += _embed(embedder, todo, progress=progress)
+        name, counts = write_segment(settings, batch, reference.dimension)
+        written.append({"name": name, **counts})
+        del batch, todo  # one segment's work in memory at a time
+    if not written and not kept:
+        raise CorpusError(f"no text to index in {settings.corpus_dir}")
     names = {s["name"] for s in kept}
     gone = {i for ids in tombstones.values() for i in ids}
     tombstones = {name: ids for name, ids in tombstones.items() if ids and name in names}
-    path, meta = write_generation(settings, prepared, reference, live=live, kept=kept,
-                                  tombstones=tombstones, aliases={} if regroup else aliases,
+    path, meta = write_generation(settings, [], reference, live=live, kept=kept,
+                                  written=written, tombstones=tombstones,
+                                  aliases={} if regroup else aliases,
                                   files=report.stamps, read_at=report.read_at, gone=gone)
     return IndexSummary(
         int(meta["documents"]), int(meta["chunks"]), report.warnings,
         time.perf_counter() - started, added=len(added), updated=len(updated),
-        removed=len(removed), embedded=len(passages), path=path, regrouped=regroup,
+        removed=len(removed), embedded=embedded, path=path, regrouped=regroup,
         merged=len(folded), segments=len(meta["segments"]))
+
+
+def _embed(embedder: Embedder, todo: list[PreparedDoc], *, progress: bool) -> int:
+    """Give `todo` their vectors (rows of one array); how many sentences that embedded."""
+    passages = [text for p in todo for text in p.passages]
+    vectors = embed_passages(embedder, passages, progress=progress)
+    at = 0
+    for p in todo:
+        p.vectors, at = vectors[at:at + len(p.passages)], at + len(p.passages)
+    return len(passages)
+
+
+def _segments_of(items: Iterator[PreparedDoc]) -> Iterator[list[PreparedDoc]]:
+    """`items` in runs of about SEGMENT_SENTENCES sentences, the last one shorter."""
+    batch: list[PreparedDoc] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.sentences)
+        if size >= SEGMENT_SENTENCES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
@@ -294,12 +341,16 @@ def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
     deleted; `docs` and `dead_docs` in documents) to fold into an update bringing `incoming`
     sentences: the oldest one whose live sentences are at most MERGE_RATIO times those of the
     segments after it and the update together, or with DEAD_SHARE of its documents deleted;
-    len(sizes) when none is."""
+    len(sizes) when none is. A full segment (half of SEGMENT_SENTENCES) is folded only for its
+    deleted documents, and the segments before it not at all but for theirs."""
     first = len(sizes)
     newer = incoming
+    full = False  # a full segment lies between: what is older folds only for its deletions
     for i in range(len(sizes) - 1, -1, -1):
         alive = sizes[i] - dead[i]
-        if alive <= MERGE_RATIO * newer or (docs[i] and dead_docs[i] >= DEAD_SHARE * docs[i]):
+        full = full or 2 * alive >= SEGMENT_SENTENCES
+        if ((alive <= MERGE_RATIO * newer and not full)
+                or (docs[i] and dead_docs[i] >= DEAD_SHARE * docs[i])):
             first = i
         newer += alive
     return first
@@ -432,21 +483,24 @@ def embed_passages(embedder: Embedder, passages: list[str], *, progress: bool) -
 
 def write_generation(settings: Settings, prepared: list[PreparedDoc], reference: Reference, *,
                      live: LiveGeneration | None = None, kept: Sequence[dict[str, Any]] = (),
+                     written: Sequence[dict[str, Any]] = (),
                      tombstones: dict[str, set[str]] | None = None,
                      aliases: dict[str, str] | None = None,
                      files: dict[str, list[Any]] | None = None, read_at: int = 0,
                      gone: set[str] | None = None) -> tuple[Path, dict[str, Any]]:
-    """Write `prepared` into a new segment and publish a generation of the `kept` segments of
-    `live` (less `tombstones`, deleted document ids by segment) and the new one (under
-    `writer_lock`); its path and meta. `files` are the corpus files read (see `load_corpus`);
-    `gone`, every document deleted or indexed anew since `live`'s segments were written."""
+    """Publish a generation of the `kept` segments of `live` (less `tombstones`, deleted
+    document ids by segment), the segments this update has `written` (their manifest entries)
+    and, if any, one more holding `prepared` (under `writer_lock`); its path and meta. `files`
+    are the corpus files read (see `load_corpus`); `gone`, every document deleted or indexed
+    anew since `live`'s segments were written."""
     tombstones = tombstones or {}
-    segments = [dict(s) for s in kept]
-    new: tuple[str, DenseIndex] | None = None
+    fresh = [dict(s) for s in written]
     if prepared:
         name, counts = write_segment(settings, prepared, reference.dimension)
-        segments.append({"name": name, **counts})
-        new = name, DenseIndex.load(segment_dir(settings.index_dir, name) / DENSE)
+        fresh.append({"name": name, **counts})
+    segments = [dict(s) for s in kept] + fresh
+    new = [(s["name"], DenseIndex.load(segment_dir(settings.index_dir, s["name"]) / DENSE))
+           for s in fresh]
     parts = live.store.parts[:len(kept)] if live else []
     dead = {p.name: tombstones.get(p.name, set()) for p in parts}
     gap, best = _calibrate(settings.index_dir, reference, live, parts, dead, gone or set(), new)
@@ -455,11 +509,11 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         "model": settings.embedding_model,
         "dimension": reference.dimension,
         "config": config_fingerprint(settings),
-        "languages": _languages(prepared, segments[:len(kept)], parts, dead),
+        "languages": _languages(fresh, segments[:len(kept)], parts, dead),
         "documents": sum(int(s["documents"]) for s in segments) - sum(map(len, dead.values())),
-        "chunks": sum(len(p.chunks) for p in prepared) + sum(
+        "chunks": sum(int(s["chunks"]) for s in fresh) + sum(
             p.store.chunk_count(dead[p.name]) for p in parts),
-        "sentences": sum(len(p.sentences) for p in prepared) + sum(
+        "sentences": sum(int(s["sentences"]) for s in fresh) + sum(
             int(s["sentences"]) - p.store.sentence_count(dead[p.name])
             for s, p in zip(kept, parts, strict=True)),
         "segments": len(segments),
@@ -479,22 +533,23 @@ def write_generation(settings: Settings, prepared: list[PreparedDoc], reference:
         path = publish(settings.index_dir, building,
                        {"format_version": FORMAT_VERSION, "model": settings.embedding_model,
                         "dimension": reference.dimension, "segments": segments},
-                       {new[0]} if new else set())
+                       {s["name"] for s in fresh})
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return path, {**meta, "segments": segments}
 
 
-def _languages(prepared: Sequence[PreparedDoc], kept: Sequence[dict[str, Any]],
+def _languages(fresh: Sequence[dict[str, Any]], kept: Sequence[dict[str, Any]],
                parts: Sequence[Part], dead: dict[str, set[str]]) -> list[str]:
     """The languages of the generation's live documents: a kept segment's are its counts by
-    language less its deleted documents', and the new segment's. A segment's counts are in its
-    entry of the generation's manifest; one written before entries held them is counted in its
-    store once, and its entry in `kept` (the new generation's) gets the counts."""
+    language less its deleted documents', and the new segments' theirs. A segment's counts are
+    in its entry of the generation's manifest; one written before entries held them is counted
+    in its store once, and its entry in `kept` (the new generation's) gets the counts."""
     counts: dict[str, int] = {}
-    for p in prepared:
-        counts[p.doc.lang] = counts.get(p.doc.lang, 0) + 1
+    for seg in fresh:
+        for lang, n in seg["languages"].items():
+            counts[lang] = counts.get(lang, 0) + int(n)
     for seg, part in zip(kept, parts, strict=True):
         stored = seg.get("languages")
         if not (isinstance(stored, dict) and all(isinstance(n, int) for n in stored.values())):
@@ -516,11 +571,11 @@ def _settled(read_at: int, files: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | None,
                parts: Sequence[Part], dead: dict[str, set[str]], gone: set[str],
-               new: tuple[str, DenseIndex] | None) -> tuple[float, list[list[Any] | None]]:
+               new: Sequence[tuple[str, DenseIndex]]) -> tuple[float, list[list[Any] | None]]:
     """Abstention's null gap (see `abstain.null_gap`) over the new generation, and each
     probe's closest sentence ([cosine, segment, row, document]) for the next update to start
     from: a kept segment only loses sentences, so a probe whose closest is still there (or was
-    merged into the new segment) needs only the new segment searched; one whose closest was
+    merged into a new segment) needs only the new segments searched; one whose closest was
     deleted (its document is in `gone`), every segment."""
     old = (live.meta["calibration"].get("best")
            if live is not None and live.reference is reference else None)
@@ -529,19 +584,19 @@ def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | Non
     full: DenseSet | None = None
     for i, probe in enumerate(reference.probes):
         found: list[list[Any]] = []
-        if new is not None:
-            rows, sims = new[1].search(probe, 1)
+        for name, dense in new:
+            rows, sims = dense.search(probe, 1)
             if len(rows):
-                found.append([float(sims[0]), new[0], int(rows[0]), None])
+                found.append([float(sims[0]), name, int(rows[0]), None])
         prev = old[i] if old is not None and i < len(old) else None
         if prev is not None and prev[1] in names and prev[3] not in dead[prev[1]]:
             found.append(prev)  # still there, and the closest of every kept segment
         elif prev is not None and prev[1] not in names and prev[3] not in gone:
-            pass  # merged into the new segment with its document: found there again
+            pass  # merged into a new segment with its document: found there again
         elif parts and live is not None:
             if full is None:
                 full = DenseSet([live.dense(p.name) for p in parts],
-                                _live_sentences(parts, dead, []))
+                                _live_sentences(parts, dead))
             rows, sims = full.search(probe, 1)
             if len(rows):
                 at = int(np.searchsorted(full.starts, rows[0], side="right")) - 1
@@ -549,8 +604,8 @@ def _calibrate(index_dir: Path, reference: Reference, live: LiveGeneration | Non
                               int(rows[0] - full.starts[at]), None])
         top = max(found, key=lambda f: f[0]) if found else None
         if top is not None and top[3] is None:
-            if new is not None and top[1] == new[0]:
-                store = Store.open(segment_dir(index_dir, new[0]) / STORE)
+            if top[1] not in names:  # a new segment
+                store = Store.open(segment_dir(index_dir, top[1]) / STORE)
                 top[3] = store.doc_at(top[2])
                 store.close()
             else:
@@ -631,11 +686,10 @@ def _write_dense(vectors: np.ndarray, folder: Path) -> None:
         DenseIndex.empty(vectors.shape[1]).save(folder)
 
 
-def _live_sentences(parts: Sequence[Part], tombstones: dict[str, set[str]],
-                    prepared: Sequence[PreparedDoc]) -> np.ndarray | None:
-    """By sentence of the new generation, whether its document is live (None: all are)."""
+def _live_sentences(parts: Sequence[Part],
+                    tombstones: dict[str, set[str]]) -> np.ndarray | None:
+    """By sentence of `parts`, whether its document is live (None: all are)."""
     if not any(tombstones.get(p.name) for p in parts):
         return None
-    masks = [p.store.live_sentences(tombstones.get(p.name, set())) for p in parts]
-    masks.append(np.ones(sum(len(p.sentences) for p in prepared), dtype=bool))
-    return np.concatenate(masks)
+    return np.concatenate([p.store.live_sentences(tombstones.get(p.name, set()))
+                           for p in parts])

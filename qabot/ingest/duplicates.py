@@ -3,20 +3,28 @@
 Each article gets a MinHash signature of its word shingles (datasketch). The signature is cut
 into bands whose keys the store indexes, so finding an article's look-alikes is a lookup of
 its band keys, not a pass over the corpus. A candidate that shares a band is confirmed on the
-exact shingles of both texts: the share of the smaller article's shingles the other holds.
-That measure, unlike Jaccard, keeps a wire story and an outlet's shortened version together.
+shingles of both texts: the share of the smaller article's shingles the other holds. That
+measure, unlike Jaccard, keeps a wire story and an outlet's shortened version together. The
+check compares the shingles' 32-bit hashes (those MinHash takes), kept for the articles seen
+recently: on an archive that tells each story many times, an article has dozens of candidates,
+and cutting each one's text into shingles again made grouping most of a large build's time.
+(Two of a pair's ~700 shingles share a hash about once in 10,000 pairs, moving its share by
+1/700.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
-__all__ = ["BANDS", "Grouper", "Look", "band_keys", "overlap", "shingles",
-           "signature"]
+__all__ = ["BANDS", "Grouper", "Look", "band_keys", "overlap", "shingle_hashes",
+           "shingles", "signature"]
 
 #: Words per shingle: five words rarely repeat by chance across different stories on one
 #: topic (they share names, not phrases), and survive an outlet's light edits in between.
@@ -26,6 +34,11 @@ SHINGLE_WORDS = 5
 #: 0.01 with 0.006; the exact check then drops the false ones.
 BANDS, ROWS = 64, 2
 _SEED = 7
+#: MinHash's permutation scheme, named: datasketch 2 changed its default from "legacy", and
+#: stored band keys must stay comparable with those of new articles.
+_SCHEME = "affine32"
+#: Shingle hashes kept for the articles last compared or placed (4 bytes each: 128 MB).
+CACHED_HASHES = 32_000_000
 _WORD = re.compile(r"\w+")
 
 
@@ -34,17 +47,36 @@ def shingles(text: str) -> frozenset[str]:
     words = _WORD.findall(text.casefold())
     if len(words) <= SHINGLE_WORDS:
         return frozenset([" ".join(words)]) if words else frozenset()
-    return frozenset(" ".join(words[i:i + SHINGLE_WORDS])
-                     for i in range(len(words) - SHINGLE_WORDS + 1))
+    # (zip of shifted lists: no slice per shingle.)
+    return frozenset(map(" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)))))
 
 
-def signature(grams: Iterable[str]) -> np.ndarray:
-    """A MinHash signature, `BANDS * ROWS` unsigned 64-bit values."""
+def shingle_hashes(grams: Iterable[str]) -> np.ndarray:
+    """The shingles' 32-bit SHA-1 hashes (datasketch's `sha1_hash32`), sorted, distinct."""
+    sha1 = hashlib.sha1
+    values = np.fromiter((int.from_bytes(sha1(g.encode()).digest()[:4], "little")
+                          for g in grams), dtype=np.uint32)
+    return np.unique(values)
+
+
+def signature(grams: Iterable[str] | np.ndarray) -> np.ndarray:
+    """A MinHash signature of shingles (or of their `shingle_hashes`), `BANDS * ROWS`
+    unsigned 64-bit values."""
     from datasketch import MinHash
 
-    minhash = MinHash(num_perm=BANDS * ROWS, seed=_SEED)
-    minhash.update_batch([g.encode() for g in grams])
+    hashes = grams if isinstance(grams, np.ndarray) else shingle_hashes(grams)
+    minhash = MinHash(num_perm=BANDS * ROWS, seed=_SEED, hashfunc=int,
+                      permutations=_permutations(), scheme=_SCHEME)
+    minhash.update_batch(hashes.tolist())
     return np.asarray(minhash.hashvalues, dtype="<u8")
+
+
+@cache
+def _permutations() -> np.ndarray:
+    """MinHash's permutations, drawn once (drawing them took a quarter of a signature)."""
+    from datasketch import MinHash
+
+    return np.asarray(MinHash(num_perm=BANDS * ROWS, seed=_SEED, scheme=_SCHEME).permutations)
 
 
 def band_keys(sig: np.ndarray) -> list[bytes]:
@@ -59,6 +91,13 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
         return 0.0
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     return sum(1 for g in small if g in large) / len(small)
+
+
+def _hash_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """`overlap` on `shingle_hashes`."""
+    if not a.size or not b.size:
+        return 0.0
+    return np.intersect1d(a, b, assume_unique=True).size / min(a.size, b.size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +127,22 @@ class Grouper:
         self._story_of = story_of
         self._pending: dict[tuple[int, bytes], list[str]] = {}
         self._merged: dict[str, str] = {}  # story -> the story it was folded into
+        self._hashes: OrderedDict[str, np.ndarray] = OrderedDict()  # see CACHED_HASHES
+        self._cached = 0
 
     def place(self, doc_id: str, text: str, body_key: str, new_story: str, *,
               may_copy: bool = True) -> Look:
         """The article's story: the one it repeats, else `new_story` (a name no story had
         before: an article edited into another story must not take its old one's name)."""
-        grams = shingles(text)
-        sig = signature(grams)
+        hashes = shingle_hashes(shingles(text))
+        sig = signature(hashes)
         keys = band_keys(sig)
         original = self._exact(body_key) if may_copy else None
         if original is not None:
             look = Look(self.story(self._story_of(original)), original, sig)
         else:
-            look = Look(self._story_for(doc_id, grams, keys) or new_story, None, sig)
+            look = Look(self._story_for(doc_id, hashes, keys) or new_story, None, sig)
+        self._keep(doc_id, hashes)
         for band, key in enumerate(keys):
             self._pending.setdefault((band, key), []).append(doc_id)
         return look
@@ -116,7 +158,23 @@ class Grouper:
             story = self._merged[story]
         return story
 
-    def _story_for(self, doc_id: str, grams: frozenset[str], keys: list[bytes]) -> str | None:
+    def _hashes_of(self, doc_id: str) -> np.ndarray:
+        found = self._hashes.get(doc_id)
+        if found is None:
+            found = shingle_hashes(shingles(self._text_of(doc_id)))
+            self._keep(doc_id, found)
+        else:
+            self._hashes.move_to_end(doc_id)
+        return found
+
+    def _keep(self, doc_id: str, hashes: np.ndarray) -> None:
+        old = self._hashes.pop(doc_id, None)
+        self._cached += hashes.size - (old.size if old is not None else 0)
+        self._hashes[doc_id] = hashes
+        while self._cached > CACHED_HASHES and len(self._hashes) > 1:
+            self._cached -= self._hashes.popitem(last=False)[1].size
+
+    def _story_for(self, doc_id: str, hashes: np.ndarray, keys: list[bytes]) -> str | None:
         candidates: dict[str, None] = {}
         for band, key in enumerate(keys):
             for other in (*self._lookup(band, key), *self._pending.get((band, key), ())):
@@ -124,7 +182,7 @@ class Grouper:
                     candidates[other] = None
         matches = []
         for other in candidates:
-            share = overlap(grams, shingles(self._text_of(other)))
+            share = _hash_overlap(hashes, self._hashes_of(other))
             if share >= self.threshold:
                 matches.append((share, other))
         if not matches:
