@@ -306,6 +306,22 @@ def test_ivf_lists_grow_with_the_segment() -> None:
         64, 64, 64, 64, 128]
 
 
+def test_several_ivf_segments_each_search_fewer_lists_and_keep_recall() -> None:
+    """An archive of several large segments: each searches IVF_PROBE_MIN_SHARED lists (a
+    question pays for every segment), and together they still find what an exact scan does."""
+    n = dense_module.APPROXIMATE_FROM
+    rng = np.random.default_rng(40_000)
+    data = clustered_unit_vectors(rng, 2 * n + 100)
+    vectors, queries = data[:2 * n], data[2 * n:]
+    dense = DenseSet([DenseIndex.build(vectors[:n]), DenseIndex.build(vectors[n:])])
+    assert [dense_module.ivf_probes(p.lists, shared=True) for p in dense.parts] == [
+        dense_module.IVF_PROBE_MIN_SHARED] * 2
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    recall = np.mean([len(set(dense.search(q, 10)[0].tolist()) & set(e.tolist())) / 10
+                      for q, e in zip(queries, exact, strict=True)])
+    assert recall >= 0.98, recall
+
+
 def test_segments_searched_as_one_leave_deleted_sentences_out() -> None:
     """Two segments' rows numbered one after the other; the best of both, exact scores; a
     deleted sentence is never found, however close."""

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,11 @@ APPROXIMATE_FROM = 20_000
 #: the time (1/64 of 3M sentences is 47k codes scanned a question).
 IVF_PROBE_MIN = 64
 IVF_PROBE_SHARE = 1 / 128
+#: The least lists searched in each of several IVF segments (an archive larger than a segment
+#: is several: see `write.SEGMENT_SENTENCES`): a question pays for each. At 3M sentences in
+#: three segments of 4,096 lists, recall@10 against an exact scan and the search's p50 (two
+#: threads): 16 lists 0.983, 2.6 ms; 24 0.990, 2.6 ms; 32 0.991, 3.1 ms; 64 0.997, 4.8 ms.
+IVF_PROBE_MIN_SHARED = 32
 # k-means on this many vectors per list, for this many rounds: lists good enough to search
 # (more made recall no better and training four times longer at 1M).
 IVF_TRAIN_PER_LIST = 40  # (FAISS warns below 39)
@@ -59,13 +66,18 @@ def ivf_lists(n: int) -> int:
     return max(1, min(want, most))
 
 
-def ivf_probes(lists: int) -> int:
-    return min(lists, max(IVF_PROBE_MIN, int(lists * IVF_PROBE_SHARE)))
+def ivf_probes(lists: int, *, shared: bool = False) -> int:
+    """Lists to search of an IVF segment's `lists`; `shared`: when it is one of several."""
+    least = IVF_PROBE_MIN_SHARED if shared else IVF_PROBE_MIN
+    return min(lists, max(least, int(lists * IVF_PROBE_SHARE)))
 
 
 # Candidates taken from the codes beyond those wanted, then re-scored exactly: 8-bit codes
 # misplace near ties (e5 puts most cosines between 0.75 and 0.92).
 RESCORE_MIN = 40
+#: Threads that search large segments beside the question's own: with it, this machine's two
+#: cores.
+SEARCH_THREADS = 1
 
 
 class DenseIndex:
@@ -152,10 +164,23 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, query: np.ndarray, n: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def lists(self) -> int:
+        """Its inverted lists (0: a flat index)."""
+        return int(self._index.nlist) if self._ivf else 0
+
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
+               probes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, exact cosines) of the `n` nearest vectors, best first; only among the rows
-        where `allowed` (a boolean per row) is true, when given."""
+        where `allowed` (a boolean per row) is true, when given. An IVF index searches
+        `probes` of its lists (default: `ivf_probes`), more when few rows are allowed."""
+        rows = self.candidates(query, n, allowed, probes)
+        return _best(rows, self.similarity(query, rows), n)
+
+    def candidates(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
+                   probes: int | None = None) -> np.ndarray:
+        """The rows whose exact cosines decide `search`'s answer: the best of the 8-bit codes,
+        with a margin (or every allowed row, when few are)."""
         import faiss
 
         bitmap = None
@@ -168,34 +193,37 @@ class DenseIndex:
             count = int(allowed.sum())
         n = min(n, count)
         if n <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.int64)
         q = query.reshape(1, -1).astype(np.float32)
         wide = min(count, n + max(RESCORE_MIN, n // 2))
+        # (faiss's stubs lack the search parameters' keywords)
+        params: Any
         if allowed is None:
-            _, ids = self._index.search(q, wide)
+            if self._ivf and probes is not None and probes != self._index.nprobe:
+                params = faiss.SearchParametersIVF(nprobe=probes)  # type: ignore[call-arg]
+                _, ids = self._index.search(q, wide, params=params)
+            else:
+                _, ids = self._index.search(q, wide)
         elif count <= APPROXIMATE_FROM and (self._ivf or count * 8 < len(self)):
             # Few allowed: the lists searched may hold few of them, and a scan of their exact
             # vectors is cheap and exact.
-            rows = np.flatnonzero(allowed)
-            return _best(rows, self.similarity(query, rows), n)
+            return np.flatnonzero(allowed)
         else:
             if bitmap is None:
                 bitmap = np.packbits(allowed, bitorder="little")
                 self._filter = (allowed, count, bitmap)
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-            # (faiss's stubs lack the search parameters' keywords)
-            params: Any
             if self._ivf:
                 # Search more lists as the allowed share shrinks, so that about as many
                 # allowed vectors are met as an unfiltered search meets.
                 lists = int(self._index.nlist)
-                probes = min(lists, ivf_probes(lists) * len(allowed) // max(1, count))
+                probes = min(lists, (probes or ivf_probes(lists)) * len(allowed)
+                             // max(1, count))
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)  # type: ignore[call-arg]
             else:
                 params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
             _, ids = self._index.search(q, wide, params=params)
-        rows = ids[0][ids[0] >= 0]
-        return _best(rows, self.similarity(query, rows), n)
+        return ids[0][ids[0] >= 0]
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The exact vectors of `rows`, in that order."""
@@ -223,6 +251,9 @@ class DenseSet:
         self._live_masks: dict[int, np.ndarray | None] = {}  # by part, once per generation
         sizes = [len(p) for p in self.parts]
         self.starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        shared = sum(1 for p in self.parts if p.lists) > 1
+        self._probes = [ivf_probes(p.lists, shared=shared) if p.lists else None
+                        for p in self.parts]
 
     @property
     def dimension(self) -> int:
@@ -237,9 +268,8 @@ class DenseSet:
         unfiltered = allowed is None
         if self.live is not None:
             allowed = self.live if allowed is None else allowed & self.live
-        found_ids, found_sims = [], []
-        for i, (part, start, end) in enumerate(zip(self.parts, self.starts[:-1], self.starts[1:],
-                                                   strict=True)):
+        masks: list[np.ndarray | None] = []
+        for i, (start, end) in enumerate(zip(self.starts[:-1], self.starts[1:], strict=True)):
             if unfiltered:
                 # Only the deleted are left out: the same for every question, so worked out once.
                 if i not in self._live_masks:
@@ -250,8 +280,22 @@ class DenseSet:
                 mask = None if allowed is None else allowed[start:end]
                 if mask is not None and mask.all():
                     mask = None
-            ids, sims = part.search(query, n, mask)
-            found_ids.append(ids + start)
+            masks.append(mask)
+
+        def candidates(i: int) -> np.ndarray:
+            return self.parts[i].candidates(query, n, masks[i], self._probes[i])
+
+        # Large segments' codes are searched side by side (FAISS leaves Python's lock; by the
+        # time the dense search runs, BM25's thread is done and the second core idle), then
+        # each one's candidates re-scored here, as `DenseIndex.search` does.
+        large = [i for i, p in enumerate(self.parts) if p.lists]
+        ahead = ({i: _segment_pool().submit(candidates, i) for i in large[1:]}
+                 if len(large) > 1 else {})
+        found_ids, found_sims = [], []
+        for i, part in enumerate(self.parts):
+            rows = ahead[i].result() if i in ahead else candidates(i)
+            ids, sims = _best(rows, part.similarity(query, rows), n)
+            found_ids.append(ids + self.starts[i])
             found_sims.append(sims)
         if not found_ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -268,6 +312,28 @@ class DenseSet:
 
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return (self.vectors(ids) @ query.astype(np.float32)).astype(np.float32)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _segment_pool() -> ThreadPoolExecutor:
+    """Threads that search segments beside a question's own, started on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="qabot-dense",
+                                       initializer=_one_omp_thread)
+        return _POOL
+
+
+def _one_omp_thread() -> None:
+    """OpenMP's thread count is each thread's own: a new thread would search with as many as
+    there are cores, each fighting the others (see `_tune`)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 class VectorFile:
