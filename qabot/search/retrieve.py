@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -68,21 +66,19 @@ class Retriever:
 
     def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
         """The question analyzed for this index, embedded unless the mode is lexical, and
-        scored by BM25 unless it is dense. BM25 runs on another thread while the model embeds
-        the question: the model leaves Python's lock while it computes, and BM25 over a large
-        index costs milliseconds that the question would otherwise wait for in a row."""
+        scored by BM25 unless it is dense, one after the other. (BM25 used to run on a thread
+        beside the embedding, and made questions slower: the model computes on both cores and
+        waits at each layer for the slower one; bench/scale.py, a question's p50 over bare
+        embedding, beside / after: 100k 1.39-1.50 / 1.31-1.37, 1M 1.52-1.94 / 1.48-1.49, 3M
+        1.81-2.05 / 1.72-1.84.)"""
         query = analyze_question(question, question_lang, self.index.languages,
                                  self.index.lexical.idf)
-        scoring = (_bm25_thread().submit(self._lexical, query) if mode != "dense" else None)
-        try:
-            vector = self.embed_question(question) if mode != "lexical" else None
-        finally:
-            lexical, hits = scoring.result() if scoring is not None else (None, None)
+        vector = self.embed_question(question) if mode != "lexical" else None
+        lexical, hits = self._lexical(query) if mode != "dense" else (None, None)
         return replace(query, vector=vector, lexical=lexical, lexical_hits=hits)
 
     def _lexical(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of every chunk, and the chunks it scores above 0 (a scan of every chunk's
-        score, done here while the question is embedded rather than after)."""
+        """BM25 of every chunk, and the chunks it scores above 0."""
         scores = self.index.lexical.scores(query.search_terms, query.ideal)
         return scores, np.flatnonzero(scores > 0)
 
@@ -175,19 +171,6 @@ class Retriever:
             out.append(Candidate(cid, d, lex, score))
         out.sort(key=lambda c: (-c.score, c.chunk_id))
         return Retrieval(out[:n], best)
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _bm25_thread() -> ThreadPoolExecutor:
-    """One thread for BM25 beside the questions' own, started on first use."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(1, thread_name_prefix="qabot-bm25")
-        return _POOL
-
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
