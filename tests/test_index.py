@@ -314,12 +314,33 @@ def test_several_ivf_segments_each_search_fewer_lists_and_keep_recall() -> None:
     data = clustered_unit_vectors(rng, 2 * n + 100)
     vectors, queries = data[:2 * n], data[2 * n:]
     dense = DenseSet([DenseIndex.build(vectors[:n]), DenseIndex.build(vectors[n:])])
-    assert [dense_module.ivf_probes(p.lists, shared=True) for p in dense.parts] == [
-        dense_module.IVF_PROBE_MIN_SHARED] * 2
+    assert dense._probes == [dense_module.IVF_PROBE_MIN_SHARED] * 2
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     recall = np.mean([len(set(dense.search(q, 10)[0].tolist()) & set(e.tolist())) / 10
                       for q, e in zip(queries, exact, strict=True)])
     assert recall >= 0.98, recall
+
+
+def test_segments_scanned_exactly_and_searched_by_code_together_find_the_best() -> None:
+    """A filter (or deletions) leaving few rows of a segment makes it scan their exact vectors;
+    beside a segment searched by code, both kinds of candidates are weighed together."""
+    n = dense_module.APPROXIMATE_FROM + 1_000
+    rng = np.random.default_rng(41_000)
+    data = clustered_unit_vectors(rng, n + 5_000 + 50)
+    ivf, flat, queries = data[:n], data[n:n + 5_000], data[n + 5_000:]
+    both = np.vstack([ivf, flat])
+    live = np.ones(len(both), dtype=bool)
+    live[:1_500] = False  # the IVF segment down to 19,500 live rows: scanned exactly
+    dense = DenseSet([DenseIndex.build(ivf), DenseIndex.build(flat)], live)
+    allowed = np.zeros(len(both), dtype=bool)
+    allowed[rng.choice(len(both), 2_000, replace=False)] = True  # a source filter, say
+    for mask in (None, allowed):
+        ok = np.flatnonzero(live if mask is None else live & mask)
+        for q in queries[:20]:
+            got, scores = dense.search(q, 10, mask)
+            expected = ok[np.argsort(-(both[ok] @ q))[:10]]
+            assert set(got.tolist()) == set(expected.tolist())
+            np.testing.assert_allclose(scores, both[got] @ q, atol=1e-6)
 
 
 def test_segments_searched_as_one_leave_deleted_sentences_out() -> None:

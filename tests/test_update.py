@@ -258,6 +258,9 @@ def test_the_merge_policy_folds_the_newest_segments_as_they_grow() -> None:
     assert merge_from([full, full // 2, 30], [0, 0, 0], [9, 8, 1], [0, 0, 0], 500_000) == 2
     assert merge_from([full, full], [0, 0], [9, 9], [0, 0], full) == 2
     assert merge_from([full, full], [0, full // 2], [9, 9], [0, 3], 10) == 1
+    # An old segment with a third of its articles deleted waits: folding it would rewrite the
+    # full segment after it.
+    assert merge_from([full, full, 30], [400_000, 0, 0], [9, 9, 1], [3, 0, 0], 10) == 2
 
 
 def test_a_build_larger_than_a_segment_writes_several_that_answer_as_one(

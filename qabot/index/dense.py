@@ -302,12 +302,15 @@ class DenseSet:
         # The best candidates of all segments by their codes, as many as one segment would
         # re-score, then those re-scored exactly: reading vectors costs per row, and each
         # segment's own margin would multiply the reads by the segments.
+        # Rows a segment scanned exactly (few allowed: their approximate score is infinite)
+        # are all re-scored.
         approx = np.concatenate([f[1] for f in found])
         wide = n + max(RESCORE_MIN, n // 2)
-        keep = np.ones(len(approx), dtype=bool)
-        if len(approx) > wide:
-            keep[:] = False
-            keep[np.argpartition(-approx, wide - 1)[:wide]] = True
+        keep = ~np.isfinite(approx)
+        coded = np.flatnonzero(~keep)
+        if len(coded) > wide:
+            coded = coded[np.argpartition(-approx[coded], wide - 1)[:wide]]
+        keep[coded] = True
         ids, sims, at = [], [], 0
         for i, (rows, _) in enumerate(found):
             kept = rows[keep[at:at + len(rows)]]

@@ -342,16 +342,20 @@ def merge_from(sizes: Sequence[int], dead: Sequence[int], docs: Sequence[int],
     sentences: the oldest one whose live sentences are at most MERGE_RATIO times those of the
     segments after it and the update together, or with DEAD_SHARE of its documents deleted;
     len(sizes) when none is. A full segment (half of SEGMENT_SENTENCES) is folded only for its
-    deleted documents, and the segments before it not at all but for theirs."""
+    own deleted documents, and the segments before it not at all: folding is of the newest
+    segments, so folding one of those would rewrite the full ones too (a million sentences
+    each). Their deleted documents stay tombstones."""
     first = len(sizes)
     newer = incoming
-    full = False  # a full segment lies between: what is older folds only for its deletions
+    full_after = False  # a full segment is newer than this one
     for i in range(len(sizes) - 1, -1, -1):
         alive = sizes[i] - dead[i]
-        full = full or 2 * alive >= SEGMENT_SENTENCES
-        if ((alive <= MERGE_RATIO * newer and not full)
-                or (docs[i] and dead_docs[i] >= DEAD_SHARE * docs[i])):
+        full = 2 * alive >= SEGMENT_SENTENCES
+        by_size = alive <= MERGE_RATIO * newer and not full
+        by_deletions = bool(docs[i]) and dead_docs[i] >= DEAD_SHARE * docs[i]
+        if (by_size or by_deletions) and not full_after:
             first = i
+        full_after = full_after or full
         newer += alive
     return first
 

@@ -168,11 +168,12 @@ class Grouper:
         return found
 
     def _keep(self, doc_id: str, hashes: np.ndarray) -> None:
+        # (An entry counts one more than its hashes: an article without words still costs.)
         old = self._hashes.pop(doc_id, None)
-        self._cached += hashes.size - (old.size if old is not None else 0)
+        self._cached += hashes.size + 1 - (old.size + 1 if old is not None else 0)
         self._hashes[doc_id] = hashes
         while self._cached > CACHED_HASHES and len(self._hashes) > 1:
-            self._cached -= self._hashes.popitem(last=False)[1].size
+            self._cached -= self._hashes.popitem(last=False)[1].size + 1
 
     def _story_for(self, doc_id: str, hashes: np.ndarray, keys: list[bytes]) -> str | None:
         candidates: dict[str, None] = {}
