@@ -253,6 +253,9 @@ def _update(settings: Settings, report: LoadReport, live: LiveGeneration | None,
         [len(tombstones.get(s["name"], ())) for s in segments],
         sum(map(len, split.values())))
     kept, folded = segments[:start], segments[start:]
+    if not kept and not folded and not any(split.values()):
+        # (Before the model loads: nothing would be written.)
+        raise CorpusError(f"no text to index in {settings.corpus_dir}")
     for seg in folded:
         # What is copied forward is checked to the last byte first.
         verify_segment(settings.index_dir, seg["name"], checksums=True)

@@ -53,11 +53,6 @@ class Query:
     #: The question's embedding, when the mode uses one.
     vector: np.ndarray | None = field(default=None, compare=False)
     text_lang: str = ""
-    #: BM25 of every chunk of the index it was parsed for (see `Retriever.parse`), when the
-    #: mode uses BM25.
-    lexical: np.ndarray | None = field(default=None, compare=False, repr=False)
-    #: The ids of the chunks `lexical` scores above 0, found with it.
-    lexical_hits: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     #: Each term with its weight (see `weights`), and their sum, worked out once: quotes ask
     #: for the coverage of a few hundred sentences a question.

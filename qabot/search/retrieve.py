@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -65,17 +67,15 @@ class Retriever:
         self._checked_dimension = False
 
     def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
-        """The question analyzed for this index, embedded unless the mode is lexical, and
-        scored by BM25 unless it is dense, one after the other. (BM25 used to run on a thread
-        beside the embedding, and made questions slower: the model computes on both cores and
-        waits at each layer for the slower one; bench/scale.py, a question's p50 over bare
-        embedding, beside / after: 100k 1.39-1.50 / 1.31-1.37, 1M 1.52-1.94 / 1.48-1.49, 3M
-        1.81-2.05 / 1.72-1.84.)"""
+        """The question analyzed for this index, and embedded unless the mode is lexical. BM25
+        is scored by `candidates`, beside the dense search: not beside the embedding, which
+        it made slower (the model computes on both cores and waits at each layer for the
+        slower one; bench/scale.py, a question's p50 over bare embedding, beside / after:
+        100k 1.39-1.50 / 1.31-1.37, 1M 1.52-1.94 / 1.48-1.49, 3M 1.81-2.05 / 1.72-1.84)."""
         query = analyze_question(question, question_lang, self.index.languages,
                                  self.index.lexical.idf)
         vector = self.embed_question(question) if mode != "lexical" else None
-        lexical, hits = self._lexical(query) if mode != "dense" else (None, None)
-        return replace(query, vector=vector, lexical=lexical, lexical_hits=hits)
+        return replace(query, vector=vector)
 
     def _lexical(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of every chunk, and the chunks it scores above 0."""
@@ -106,6 +106,13 @@ class Retriever:
         vector = None
         if use_dense:
             vector = query.vector if query.vector is not None else self.embed_question(query.text)
+        # BM25 on another thread while this one searches the vectors (both leave Python's lock
+        # for most of their work; the model is done by now). At 3M sentences, a question's p50
+        # over bare embedding 1.74-1.93 with BM25 after the dense search, 1.73-1.75 beside it.
+        scoring: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        if use_lexical:
+            scoring = (_bm25_thread().submit(self._lexical, query) if vector is not None
+                       else _done(self._lexical(query)))
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
@@ -125,10 +132,7 @@ class Retriever:
                         break
                 if len(dense_rank) >= n or len(ids) < per_chunk * n:
                     break  # enough chunks, or every allowed sentence was fetched
-        lexical = hits = None
-        if use_lexical:
-            lexical, hits = ((query.lexical, query.lexical_hits) if query.lexical is not None
-                             else self._lexical(query))
+        lexical, hits = scoring.result() if scoring is not None else (None, None)
         if lexical is not None and allowed is not None:
             lexical = np.where(allowed, lexical, 0.0)
             hits = None if hits is None else hits[allowed[hits]]
@@ -171,6 +175,25 @@ class Retriever:
             out.append(Candidate(cid, d, lex, score))
         out.sort(key=lambda c: (-c.score, c.chunk_id))
         return Retrieval(out[:n], best)
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _bm25_thread() -> ThreadPoolExecutor:
+    """One thread for BM25 beside the questions' own, started on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(1, thread_name_prefix="qabot-bm25")
+        return _POOL
+
+
+def _done(value: tuple[np.ndarray, np.ndarray]) -> Future[tuple[np.ndarray, np.ndarray]]:
+    future: Future[tuple[np.ndarray, np.ndarray]] = Future()
+    future.set_result(value)
+    return future
+
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
