@@ -176,6 +176,7 @@ class Retriever:
         out.sort(key=lambda c: (-c.score, c.chunk_id))
         return Retrieval(out[:n], best)
 
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
