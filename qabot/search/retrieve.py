@@ -109,10 +109,9 @@ class Retriever:
         # BM25 on another thread while this one searches the vectors (both leave Python's lock
         # for most of their work; the model is done by now). At 3M sentences, a question's p50
         # over bare embedding 1.74-1.93 with BM25 after the dense search, 1.73-1.75 beside it.
-        scoring: Future[tuple[np.ndarray, np.ndarray]] | None = None
-        if use_lexical:
-            scoring = (_bm25_thread().submit(self._lexical, query) if vector is not None
-                       else _done(self._lexical(query)))
+        scoring: Future[tuple[np.ndarray, np.ndarray]] | None = (
+            _bm25_thread().submit(self._lexical, query)
+            if use_lexical and vector is not None else None)
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
@@ -132,7 +131,11 @@ class Retriever:
                         break
                 if len(dense_rank) >= n or len(ids) < per_chunk * n:
                     break  # enough chunks, or every allowed sentence was fetched
-        lexical, hits = scoring.result() if scoring is not None else (None, None)
+        lexical = hits = None
+        if scoring is not None:
+            lexical, hits = scoring.result()
+        elif use_lexical:  # (no dense search to run beside)
+            lexical, hits = self._lexical(query)
         if lexical is not None and allowed is not None:
             lexical = np.where(allowed, lexical, 0.0)
             hits = None if hits is None else hits[allowed[hits]]
@@ -188,12 +191,6 @@ def _bm25_thread() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(1, thread_name_prefix="qabot-bm25")
         return _POOL
-
-
-def _done(value: tuple[np.ndarray, np.ndarray]) -> Future[tuple[np.ndarray, np.ndarray]]:
-    future: Future[tuple[np.ndarray, np.ndarray]] = Future()
-    future.set_result(value)
-    return future
 
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
