@@ -94,9 +94,21 @@ class Catalog:
                 out[cid + part.chunk_start] = replace(chunk, id=cid + part.chunk_start)
         return out
 
-    def sentences_near(self, doc_id: str, first: int, last: int, start: int,
-                       end: int) -> list[StoredSentence]:
-        return self._part(doc_id).store.sentences_near(doc_id, first, last, start, end)
+    def sentences_near(self, windows: Sequence[tuple[str, int, int, int, int]]
+                       ) -> list[list[StoredSentence]]:
+        """`Store.sentences_near`, one query a segment."""
+        out: list[list[StoredSentence]] = [[] for _ in windows]
+        by_part: dict[int, list[int]] = {}
+        for i, w in enumerate(windows):
+            try:
+                by_part.setdefault(self._home[w[0]], []).append(i)
+            except KeyError:
+                raise KeyError(f"no document {w[0]!r} in the index") from None
+        for p, at in by_part.items():
+            for i, found in zip(at, self.parts[p].store.sentences_near([windows[i] for i in at]),
+                                strict=True):
+                out[i] = found
+        return out
 
     def document(self, doc_id: str) -> Document:
         return self._part(doc_id).store.document(doc_id)

@@ -266,9 +266,11 @@ class DenseSet:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
-    def search(self, query: np.ndarray, n: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, exact cosines) of the `n` nearest sentences of all segments, best first."""
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None, *,
+               side_by_side: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, exact cosines) of the `n` nearest sentences of all segments, best first;
+        large segments searched on both cores unless `side_by_side` is false (the caller has
+        the other core busy)."""
         unfiltered = allowed is None
         if self.live is not None:
             allowed = self.live if allowed is None else allowed & self.live
@@ -289,10 +291,11 @@ class DenseSet:
         def candidates(i: int) -> tuple[np.ndarray, np.ndarray]:
             return self.parts[i].candidates(query, n, masks[i], self._probes[i])
 
-        # Large segments' codes are searched side by side (FAISS leaves Python's lock; once
-        # the question is embedded, the second core is idle): at 3M sentences in three
-        # segments, 3.1 ms instead of 4.4.
-        large = [i for i, p in enumerate(self.parts) if p.lists]
+        # Large segments' codes are searched side by side (FAISS leaves Python's lock) when
+        # the second core is idle: at 3M sentences in three segments, 3.1 ms instead of 4.4.
+        # Not while BM25 runs on it: three threads on two cores then took 8.2-10.0 ms for
+        # both searches, two threads 6.4-6.7.
+        large = [i for i, p in enumerate(self.parts) if p.lists] if side_by_side else []
         ahead = ({i: _segment_pool().submit(candidates, i) for i in large[1:]}
                  if len(large) > 1 else {})
         found = [ahead[i].result() if i in ahead else candidates(i)

@@ -244,23 +244,32 @@ class Store:
             ).fetchall()
         return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
 
-    def sentences_near(self, doc_id: str, first: int, last: int, start: int,
-                       end: int) -> list[StoredSentence]:
-        """The sentences with ordinals first..last, less those wholly before character `start`
-        or wholly after `end`, but for the last one before and the first one after (a quote's
-        neighbours: whether they exist, and their paragraph)."""
+    def sentences_near(self, windows: Sequence[tuple[str, int, int, int, int]]
+                       ) -> list[list[StoredSentence]]:
+        """For each window (document, first, last, start, end): its sentences with ordinals
+        first..last, less those wholly before character `start` or wholly after `end`, but for
+        the last one before and the first one after (a quote's neighbours: whether they
+        exist, and their paragraph). One query for all the windows (a question reads 15)."""
+        if not windows:
+            return []
+        values = ",".join(["(?,?,?,?,?,?)"] * len(windows))
+        params = [v for i, w in enumerate(windows) for v in (i, *w)]
         with self._lock:
             rows = self._conn.execute(
-                'SELECT ordinal, start, "end", para, terms FROM sentences '
-                "WHERE doc_id = :doc AND ordinal BETWEEN "
-                "  IFNULL((SELECT MAX(ordinal) FROM sentences WHERE doc_id = :doc "
-                "          AND ordinal BETWEEN :first AND :last AND start < :start), :first) "
-                "  AND IFNULL((SELECT MIN(ordinal) FROM sentences WHERE doc_id = :doc "
-                '              AND ordinal BETWEEN :first AND :last AND "end" > :end), :last) '
-                "ORDER BY ordinal",
-                {"doc": doc_id, "first": first, "last": last, "start": start, "end": end},
+                f'WITH w(i, doc, first, last, start, "end") AS (VALUES {values}) '
+                'SELECT w.i, s.ordinal, s.start, s."end", s.para, s.terms FROM w '
+                "JOIN sentences s ON s.doc_id = w.doc AND s.ordinal BETWEEN "
+                "  IFNULL((SELECT MAX(ordinal) FROM sentences WHERE doc_id = w.doc "
+                "          AND ordinal BETWEEN w.first AND w.last AND start < w.start), w.first) "
+                "  AND IFNULL((SELECT MIN(ordinal) FROM sentences WHERE doc_id = w.doc "
+                '              AND ordinal BETWEEN w.first AND w.last AND "end" > w."end"), '
+                "w.last) ORDER BY w.i, s.ordinal",
+                params,
             ).fetchall()
-        return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
+        out: list[list[StoredSentence]] = [[] for _ in windows]
+        for i, o, st, e, p, t in rows:
+            out[i].append(StoredSentence(Sentence(o, st, e, p), t))
+        return out
 
     def first_sentence(self, doc_id: str) -> int:
         """The dense id of the document's first sentence."""

@@ -66,10 +66,11 @@ class QuoteBuilder:
         # `max_chars`, so no sentence of it starts more than that before the chunk, or ends more
         # than that after it (and it holds at most MAX_SENTENCES). Past those, only the nearest
         # sentence on each side is read, for the ellipsis.
-        arounds = [{s.sentence.ordinal: s for s in self.index.store.sentences_near(
-            chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES,
-            chunk.start - self.max_chars, chunk.end + self.max_chars)}
-            for chunk in (stored[c.chunk_id] for c in pool)]
+        windows = [(chunk.doc_id, chunk.first - MAX_SENTENCES, chunk.last + MAX_SENTENCES,
+                    chunk.start - self.max_chars, chunk.end + self.max_chars)
+                   for chunk in (stored[c.chunk_id] for c in pool)]
+        arounds = [{s.sentence.ordinal: s for s in near}
+                   for near in self.index.store.sentences_near(windows)]
         nears = self._sentence_similarity(query, [(c.chunk_id, stored[c.chunk_id].first, a)
                                                   for c, a in zip(pool, arounds, strict=True)])
         for cand, around, near in zip(pool, arounds, nears, strict=True):

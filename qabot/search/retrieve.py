@@ -11,6 +11,7 @@ import numpy as np
 
 from qabot.embedding.encoder import Embedder
 from qabot.errors import IndexMismatchError
+from qabot.index.lexical import LexicalHits
 from qabot.index.open import OpenIndex
 from qabot.search.question import Query, analyze_question
 
@@ -77,11 +78,6 @@ class Retriever:
         vector = self.embed_question(question) if mode != "lexical" else None
         return replace(query, vector=vector)
 
-    def _lexical(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of every chunk, and the chunks it scores above 0."""
-        scores = self.index.lexical.scores(query.search_terms, query.ideal)
-        return scores, np.flatnonzero(scores > 0)
-
     def embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.encode_query(question)
         if not self._checked_dimension:
@@ -106,18 +102,19 @@ class Retriever:
         vector = None
         if use_dense:
             vector = query.vector if query.vector is not None else self.embed_question(query.text)
-        # BM25 on another thread while this one searches the vectors (both leave Python's lock
-        # for most of their work; the model is done by now). At 3M sentences, a question's p50
-        # over bare embedding 1.74-1.93 with BM25 after the dense search, 1.73-1.75 beside it.
-        scoring: Future[tuple[np.ndarray, np.ndarray]] | None = (
-            _bm25_thread().submit(self._lexical, query)
+        # BM25 on another thread while this one searches the vectors, one segment after the
+        # other (both leave Python's lock for most of their work; the model is done by now).
+        bm25 = self.index.lexical.search
+        scoring: Future[LexicalHits] | None = (
+            _bm25_thread().submit(bm25, query.search_terms, query.ideal, n, allowed)
             if use_lexical and vector is not None else None)
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
             sentences = None if allowed is None else spans.sentences_of(allowed)
             for per_chunk in (FIRST_SENTENCE_HITS_PER_CHUNK, SENTENCE_HITS_PER_CHUNK):
-                ids, sims = self.index.dense.search(vector, per_chunk * n, sentences)
+                ids, sims = self.index.dense.search(vector, per_chunk * n, sentences,
+                                                     side_by_side=scoring is None)
                 dense_scores.clear()
                 dense_rank.clear()
                 pool.clear()
@@ -131,17 +128,13 @@ class Retriever:
                         break
                 if len(dense_rank) >= n or len(ids) < per_chunk * n:
                     break  # enough chunks, or every allowed sentence was fetched
-        lexical = hits = None
+        lexical = None
         if scoring is not None:
-            lexical, hits = scoring.result()
+            lexical = scoring.result()
         elif use_lexical:  # (no dense search to run beside)
-            lexical, hits = self._lexical(query)
-        if lexical is not None and allowed is not None:
-            lexical = np.where(allowed, lexical, 0.0)
-            hits = None if hits is None else hits[allowed[hits]]
-        if lexical is not None and len(lexical):
-            top = _top(lexical, n, hits)
-            for rank, cid in enumerate(top.tolist()):
+            lexical = bm25(query.search_terms, query.ideal, n, allowed)
+        if lexical is not None:
+            for rank, cid in enumerate(lexical.top.tolist()):
                 pool[cid] = None
                 lexical_rank[cid] = rank
         missing = np.array([c for c in pool if c not in dense_scores], dtype=np.int64)
@@ -156,12 +149,13 @@ class Retriever:
         # The top of an approximate search may miss; the exact cosines fetched since may beat it.
         best = max(dense_scores.values()) if dense_scores else None
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
+        lexical_scores = (lexical.scores(ids).tolist() if lexical is not None
+                          else [0.0] * len(ids))
         # Another language than the question's, when its words said which one it is.
         other = spans.other_language(query.text_lang) if query.text_lang else None
         out: list[Candidate] = []
-        for cid in ids.tolist():
+        for cid, lex in zip(ids.tolist(), lexical_scores, strict=True):
             d = on_scale(dense_scores[cid], self.cosine_scale) if use_dense else 0.0
-            lex = float(lexical[cid]) if lexical is not None else 0.0
             if mode == "dense":
                 score = d
             elif mode == "lexical":
@@ -198,13 +192,3 @@ def on_scale(cosine: float, scale: tuple[float, float]) -> float:
     low, high = scale
     return min(1.0, max(0.0, (cosine - low) / (high - low)))
 
-
-def _top(scores: np.ndarray, n: int, positive: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the `n` highest positive scores, best first; `positive`, when given, is
-    where the scores are above 0."""
-    if positive is None:
-        positive = np.flatnonzero(scores > 0)
-    if len(positive) > n:
-        part = np.argpartition(-scores[positive], n - 1)[:n]
-        positive = positive[part]
-    return positive[np.argsort(-scores[positive], kind="stable")]
