@@ -17,7 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 # Before torch or FAISS loads its OpenMP (each has its own): by default an OpenMP thread spins
-# 300,000 times (about 15 ms) after each parallel region, on the core that the question's next
+# 300,000 times (milliseconds) after each parallel region, on the core that the question's next
 # step (BM25 beside the vector search) needs. 3,000 still spans the gaps between one layer of
 # the model and the next. At 3M sentences, a question's p50 over bare embedding, alternated
 # runs: 1.59-1.77 -> 1.54-1.57; the embedding itself no slower. A value the user set wins.
