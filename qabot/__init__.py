@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 # 300,000 times (milliseconds) after each parallel region, on the core that the question's next
 # step (BM25 beside the vector search) needs. 3,000 still spans the gaps between one layer of
 # the model and the next. At 3M sentences, a question's p50 over bare embedding, alternated
-# runs: 1.59-1.77 -> 1.54-1.57; the embedding itself no slower. A value the user set wins.
-os.environ.setdefault("GOMP_SPINCOUNT", "3000")
+# runs: 1.59-1.77 -> 1.54-1.57; the embedding itself no slower. GNU OpenMP only (what the
+# torch and FAISS wheels bundle), and only when the user chose no spinning of their own
+# (GOMP_SPINCOUNT, or OMP_WAIT_POLICY, which GOMP_SPINCOUNT would override).
+if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "3000"
 
 from qabot.config import Settings, load_settings
 from qabot.errors import QabotError

@@ -151,3 +151,16 @@ def test_the_developers_env_and_dotenv_never_reach_the_tests(tmp_path: Path,
                          timeout=600)
     assert out.returncode == 0, out.stdout[-3000:]
     assert "1 passed" in out.stdout
+
+
+def test_openmp_spinning_is_shortened_unless_the_user_chose_their_own() -> None:
+    """qabot shortens OpenMP's spinning after the model (it held the core BM25 needs), but a
+    spin count or wait policy in the environment is the user's and stays as it is."""
+    show = "import os, qabot; print(os.environ.get('GOMP_SPINCOUNT'))"
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    for extra, expected in (({}, "3000"), ({"GOMP_SPINCOUNT": "50"}, "50"),
+                            ({"OMP_WAIT_POLICY": "ACTIVE"}, "None")):
+        out = subprocess.run([sys.executable, "-c", show], env={**base, **extra},
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert out == expected, (extra, out)

@@ -440,3 +440,76 @@ def test_the_largest_postings_are_found_whatever_their_spread() -> None:
         got = _largest(values, m)
         mth = np.sort(values)[-m]
         assert sorted(got.tolist()) == np.flatnonzero(values >= mth).tolist()
+
+
+def _bm25_every_chunk(lexical: LexicalSet, terms: list[str], ideal: float) -> np.ndarray:
+    """BM25 as qabot computed it before picking the best among postings: every chunk scored,
+    segment by segment (float32 terms, float64 sums), scaled and clipped."""
+    out = np.zeros(len(lexical), dtype=np.float32)
+    unique = [t for t in dict.fromkeys(terms) if lexical.df(t)]
+    for part, start in zip(lexical.parts, lexical.starts[:-1], strict=False):
+        found = [(*part.postings(t), lexical.idf(t)) for t in unique]
+        found = [f for f in found if len(f[0])]
+        if not found:
+            continue
+        rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
+        tf = np.concatenate([f for _, f, _ in found]).astype(np.float32)
+        idf = np.repeat(np.array([w for _, _, w in found], dtype=np.float32),
+                        [len(r) for r, _, _ in found])
+        score = idf * tf / (tf + lexical._norm[rows + start])
+        out[start:start + len(part)] += np.bincount(rows, weights=score,
+                                                    minlength=len(part)).astype(np.float32)
+    if lexical.live is not None:
+        out[~lexical.live] = 0.0
+    out *= np.float32((1 + K1) / ideal)
+    return np.minimum(out, np.float32(1.0), out=out)
+
+
+def test_bm25_scores_are_those_of_every_chunk_scored_to_the_bit() -> None:
+    """Picking the best among postings changes no score: the same bits as scoring every chunk
+    of every segment (an empty segment among them), so no answer moves."""
+    rng = np.random.default_rng(13)
+    words = [f"w{i}" for i in range(40)]
+    weights = 1.0 / np.arange(1, 41)
+    chunks = [list(rng.choice(words, size=rng.integers(2, 40), p=weights / weights.sum()))
+              for _ in range(600)]
+    parts = [LexicalIndex.build(chunks[:250]), LexicalIndex.build([]),
+             LexicalIndex.build(chunks[250:])]
+    live = rng.random(len(chunks)) > 0.1
+    lexical = LexicalSet(parts, live)
+    every = np.arange(len(chunks))
+    for terms in (["w0", "w3", "w9", "w30"], ["w1", "w1", "w2"], ["w39"]):
+        hits = lexical.search(terms, 6.0, 30)
+        np.testing.assert_array_equal(hits.scores(every), _bm25_every_chunk(lexical, terms, 6.0))
+    assert len(lexical.search(["w0"], 6.0, 0).top) == 0
+
+
+def test_bm25_ranks_equal_scores_oldest_chunk_first() -> None:
+    """Chunks clipped to the same score of 1 rank by age, not by what BM25 gave above the clip
+    (the fused score only sees the clipped one) nor by how the postings were partitioned."""
+    chunks = [["rare", "word"] for _ in range(300)]
+    chunks[5] = ["rare", "rare", "rare", "word"]  # more BM25, clipped to 1 all the same
+    chunks += [["other"] for _ in range(300)]
+    lexical = LexicalSet([LexicalIndex.build(chunks[:350]), LexicalIndex.build(chunks[350:])])
+    hits = lexical.search(["rare", "word"], 0.5, 20)
+    assert hits.top.tolist() == list(range(20))
+    assert hits.scores(hits.top).tolist() == [1.0] * 20
+
+
+def test_sentences_around_many_chunks_are_read_as_around_each(shipped_settings: object) -> None:
+    """The quotes' sentences are read for all a question's chunks at once (one query a
+    segment, in batches past SQLite's bound on parameters): the same as chunk by chunk,
+    whatever the windows' order or repeats."""
+    index = open_index(shipped_settings)  # type: ignore[arg-type]
+    chunks = index.store.chunks(list(range(len(index.spans.first))))
+    windows = [(c.doc_id, c.first - 2, c.last + 2, c.start - 100, c.end + 100)
+               for c in chunks.values()]
+    windows += [(w[0], w[1] + 1, w[2], w[3] + 50, w[4] - 50) for w in windows]
+    many = (windows * 400)[::-1][:2_100]
+    one_by_one = {w: index.store.sentences_near([w])[0] for w in windows}
+    assert all(one_by_one.values())
+    found = index.store.sentences_near(many)
+    assert len(found) == len(many)
+    for w, got in zip(many, found, strict=True):
+        assert [(s.sentence, s.search_terms) for s in got] == [
+            (s.sentence, s.search_terms) for s in one_by_one[w]]

@@ -155,7 +155,7 @@ class LexicalSet:
         median question against 914,000 chunks: 5.7-6.0 ms -> 4.3-4.6, with no pass over
         every chunk to scale, clip and find the scored ones)."""
         unique = [t for t in dict.fromkeys(terms) if t and self.df(t)]
-        if not unique or ideal <= 0:
+        if not unique or ideal <= 0 or n <= 0:
             return LexicalHits(_EMPTY_ROWS.astype(np.int64), None, np.float32(0.0))
         rows_list, tf_list, idf_list, sizes = [], [], [], []
         for term in unique:

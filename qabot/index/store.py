@@ -50,6 +50,11 @@ CREATE INDEX chunks_doc ON chunks(doc_id);
 """
 
 
+#: Windows `Store.sentences_near` answers in one query: six parameters each, far below the
+#: 32,766 of a stock SQLite (a question reads 15 to 150).
+_WINDOWS_A_QUERY = 1_000
+
+
 class StoredSentence:
     """A stored sentence and its terms, parsed when first asked for: a question reads the
     sentences around 15 chunks, and scores few of them."""
@@ -250,6 +255,9 @@ class Store:
         first..last, less those wholly before character `start` or wholly after `end`, but for
         the last one before and the first one after (a quote's neighbours: whether they
         exist, and their paragraph). One query for all the windows (a question reads 15)."""
+        if len(windows) > _WINDOWS_A_QUERY:  # (SQLite's bound on a query's parameters)
+            return [found for at in range(0, len(windows), _WINDOWS_A_QUERY)
+                    for found in self.sentences_near(windows[at:at + _WINDOWS_A_QUERY])]
         if not windows:
             return []
         values = ",".join(["(?,?,?,?,?,?)"] * len(windows))
