@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qabot.errors import IndexCorruptError
+from qabot.threads import LazyPool
 
 __all__ = ["CODES", "VECTORS", "DenseIndex", "DenseSet"]
 
@@ -296,7 +295,7 @@ class DenseSet:
         # Not while BM25 runs on it: three threads on two cores then took 8.2-10.0 ms for
         # both searches, two threads 6.4-6.7.
         large = [i for i, p in enumerate(self.parts) if p.lists] if side_by_side else []
-        ahead = ({i: _segment_pool().submit(candidates, i) for i in large[1:]}
+        ahead = ({i: _SEGMENTS.get().submit(candidates, i) for i in large[1:]}
                  if len(large) > 1 else {})
         found = [ahead[i].result() if i in ahead else candidates(i)
                  for i in range(len(self.parts))]
@@ -335,26 +334,16 @@ class DenseSet:
         return (self.vectors(ids) @ query.astype(np.float32)).astype(np.float32)
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _segment_pool() -> ThreadPoolExecutor:
-    """Threads that search segments beside a question's own, started on first use."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="qabot-dense",
-                                       initializer=_one_omp_thread)
-        return _POOL
-
-
 def _one_omp_thread() -> None:
     """OpenMP's thread count is each thread's own: a new thread would search with as many as
     there are cores, each fighting the others (see `_tune`)."""
     import faiss
 
     faiss.omp_set_num_threads(1)
+
+
+#: Threads that search segments beside a question's own.
+_SEGMENTS = LazyPool(SEARCH_THREADS, "qabot-dense", initializer=_one_omp_thread)
 
 
 class VectorFile:

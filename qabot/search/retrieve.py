@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -14,6 +13,7 @@ from qabot.errors import IndexMismatchError
 from qabot.index.lexical import LexicalHits
 from qabot.index.open import OpenIndex
 from qabot.search.question import Query, analyze_question
+from qabot.threads import LazyPool
 
 __all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever", "on_scale"]
 
@@ -106,7 +106,7 @@ class Retriever:
         # other (both leave Python's lock for most of their work; the model is done by now).
         bm25 = self.index.lexical.search
         scoring: Future[LexicalHits] | None = (
-            _bm25_thread().submit(bm25, query.search_terms, query.ideal, n, allowed)
+            _BM25.get().submit(bm25, query.search_terms, query.ideal, n, allowed)
             if use_lexical and vector is not None else None)
         spans = self.index.spans
         if vector is not None:
@@ -174,17 +174,8 @@ class Retriever:
         return Retrieval(out[:n], best)
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _bm25_thread() -> ThreadPoolExecutor:
-    """One thread for BM25 beside the questions' own, started on first use."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(1, thread_name_prefix="qabot-bm25")
-        return _POOL
+#: One thread for BM25 beside the questions' own.
+_BM25 = LazyPool(1, "qabot-bm25")
 
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
