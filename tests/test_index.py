@@ -320,11 +320,91 @@ def test_several_ivf_segments_each_search_fewer_lists_and_keep_recall() -> None:
     recall = np.mean([len(set(dense.search(q, 10)[0].tolist()) & set(e.tolist())) / 10
                       for q, e in zip(queries, exact, strict=True)])
     assert recall >= 0.98, recall
-    for q in queries[:10]:  # one segment after the other (BM25 on the other core): the same
+    for q in queries[:10]:  # the segments on this thread alone: the same
         ids, sims = dense.search(q, 10)
         one_by_one = dense.search(q, 10, side_by_side=False)
         np.testing.assert_array_equal(one_by_one[0], ids)
         np.testing.assert_array_equal(one_by_one[1], sims)
+
+
+def test_an_ivf_segment_with_many_live_rows_searches_them_by_code_and_skips_the_deleted(
+) -> None:
+    """Deletions that leave most of a large segment live (or a filter that allows most of it)
+    search its lists, picked by the float16 centroids, skipping the rows left out: none of
+    them is ever found, and what is found is what an exact scan of the others finds."""
+    n = 2 * dense_module.APPROXIMATE_FROM + 5_000
+    rng = np.random.default_rng(42_000)
+    data = clustered_unit_vectors(rng, n + 40)
+    vectors, queries = data[:n], data[n:]
+    live = rng.random(n) > 0.2
+    dense = DenseSet([DenseIndex.build(vectors)], live)
+    assert dense.parts[0].lists  # an IVF segment, searched with a selector (not scanned)
+    allowed = rng.random(n) > 0.3
+    for mask in (None, allowed):
+        ok = np.flatnonzero(live if mask is None else live & mask)
+        hits = 0
+        for q in queries:
+            got, scores = dense.search(q, 10, mask)
+            assert live[got].all() and (mask is None or mask[got].all())
+            np.testing.assert_allclose(scores, vectors[got] @ q, atol=1e-6)
+            hits += len(set(got.tolist()) & set(ok[np.argsort(-(vectors[ok] @ q))[:10]].tolist()))
+        assert hits / (10 * len(queries)) >= 0.98
+
+
+def test_work_shared_with_the_search_thread_runs_each_task_once_in_order() -> None:
+    """The two searches of a question, cut into tasks, come back whole and in order whichever
+    thread ran each task; an error in one reaches the question, and the thread is still there
+    for the next."""
+    from qabot.threads import LazyPool, Split
+
+    pool = LazyPool(1, "test-share")
+    runs: list[tuple[str, int]] = []
+
+    def task(name: str, i: int) -> tuple[str, int]:
+        runs.append((name, i))
+        return name, i
+
+    first = Split([lambda i=i: task("a", i) for i in range(5)], list)
+    second = Split([lambda i=i: task("b", i) for i in range(3)], lambda found: found[::-1])
+    for _ in range(20):
+        runs.clear()
+        a, b = pool.run(first, second)
+        assert a == [("a", i) for i in range(5)]
+        assert b == [("b", i) for i in (2, 1, 0)]
+        assert sorted(runs) == sorted([*a, *b])  # each once
+
+    def fails() -> None:
+        raise ValueError("a segment's search failed")
+
+    with pytest.raises(ValueError, match="segment's search failed"):
+        pool.run(Split([lambda: 1, fails, lambda: 3], list))
+    assert pool.run(Split([lambda: 1, lambda: 2], sum)) == [3]
+
+
+def test_a_busy_search_thread_never_holds_up_a_question() -> None:
+    """When the search thread is busy with another question's work, this question runs all
+    its tasks itself rather than wait."""
+    import threading
+
+    from qabot.threads import LazyPool, Split
+
+    pool = LazyPool(1, "test-busy")
+    release = threading.Event()
+    busy = pool.get().submit(release.wait, 30)
+    done = threading.Event()
+    answers: list[Any] = []
+
+    def question() -> None:
+        answers.extend(pool.run(Split([lambda i=i: i * i for i in range(6)], sum)))
+        done.set()
+
+    threading.Thread(target=question).start()
+    try:
+        assert done.wait(10), "the question waited for the busy search thread"
+        assert answers == [55]
+    finally:
+        release.set()
+        busy.result()
 
 
 def test_segments_scanned_exactly_and_searched_by_code_together_find_the_best() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -10,10 +9,10 @@ import numpy as np
 
 from qabot.embedding.encoder import Embedder
 from qabot.errors import IndexMismatchError
+from qabot.index.dense import SEARCH_POOL
 from qabot.index.lexical import LexicalHits
 from qabot.index.open import OpenIndex
 from qabot.search.question import Query, analyze_question
-from qabot.threads import LazyPool
 
 __all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever", "on_scale"]
 
@@ -102,19 +101,22 @@ class Retriever:
         vector = None
         if use_dense:
             vector = query.vector if query.vector is not None else self.embed_question(query.text)
-        # BM25 on another thread while this one searches the vectors, one segment after the
-        # other (both leave Python's lock for most of their work; the model is done by now).
-        bm25 = self.index.lexical.search
-        scoring: Future[LexicalHits] | None = (
-            _BM25.get().submit(bm25, query.search_terms, query.ideal, n, allowed)
-            if use_lexical and vector is not None else None)
+        bm25 = (self.index.lexical.split(query.search_terms, query.ideal, n, allowed)
+                if use_lexical else None)
+        lexical: LexicalHits | None = None
         spans = self.index.spans
         if vector is not None:
             # The dense index holds sentences: a chunk is as close as its closest sentence.
             sentences = None if allowed is None else spans.sentences_of(allowed)
             for per_chunk in (FIRST_SENTENCE_HITS_PER_CHUNK, SENTENCE_HITS_PER_CHUNK):
-                ids, sims = self.index.dense.search(vector, per_chunk * n, sentences,
-                                                     side_by_side=scoring is None)
+                dense = self.index.dense.split(vector, per_chunk * n, sentences)
+                # BM25's segments and the vectors' searched by this thread and the search
+                # thread together (both leave Python's lock for most of their work; the model
+                # is done by now).
+                if bm25 is not None and lexical is None:
+                    (ids, sims), lexical = SEARCH_POOL.run(dense, bm25)
+                else:
+                    ids, sims = SEARCH_POOL.run(dense)[0]
                 dense_scores.clear()
                 dense_rank.clear()
                 pool.clear()
@@ -128,11 +130,8 @@ class Retriever:
                         break
                 if len(dense_rank) >= n or len(ids) < per_chunk * n:
                     break  # enough chunks, or every allowed sentence was fetched
-        lexical = None
-        if scoring is not None:
-            lexical = scoring.result()
-        elif use_lexical:  # (no dense search to run beside)
-            lexical = bm25(query.search_terms, query.ideal, n, allowed)
+        if bm25 is not None and lexical is None:  # (no dense search to run beside)
+            lexical = SEARCH_POOL.run(bm25)[0]
         if lexical is not None:
             for rank, cid in enumerate(lexical.top.tolist()):
                 pool[cid] = None
@@ -172,10 +171,6 @@ class Retriever:
             out.append(Candidate(cid, d, lex, score))
         out.sort(key=lambda c: (-c.score, c.chunk_id))
         return Retrieval(out[:n], best)
-
-
-#: One thread for BM25 beside the questions' own.
-_BM25 = LazyPool(1, "qabot-bm25")
 
 
 def on_scale(cosine: float, scale: tuple[float, float]) -> float:
