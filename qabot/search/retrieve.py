@@ -14,7 +14,7 @@ from qabot.index.lexical import LexicalHits
 from qabot.index.open import OpenIndex
 from qabot.search.question import Query, analyze_question
 
-__all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever", "on_scale"]
+__all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever"]
 
 Mode = Literal["hybrid", "lexical", "dense", "rrf"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
@@ -68,10 +68,12 @@ class Retriever:
 
     def parse(self, question: str, question_lang: str, mode: Mode = "hybrid") -> Query:
         """The question analyzed for this index, and embedded unless the mode is lexical. BM25
-        is scored by `candidates`, beside the dense search: not beside the embedding, which
-        it made slower (the model computes on both cores and waits at each layer for the
-        slower one; bench/scale.py, a question's p50 over bare embedding, beside / after:
-        100k 1.39-1.50 / 1.31-1.37, 1M 1.52-1.94 / 1.48-1.49, 3M 1.81-2.05 / 1.72-1.84)."""
+        is scored by `candidates`, with the dense search (the two share both cores): not
+        beside the embedding, which it made slower (the model computes on both cores and
+        waits at each layer for the slower one; bench/scale.py, a question's p50 over bare
+        embedding, beside / after: 100k 1.39-1.50 / 1.31-1.37, 1M 1.52-1.94 / 1.48-1.49, 3M
+        1.81-2.05 / 1.72-1.84), nor beside an embedding on one core (29.5-41 ms, against
+        24.7-29.8 on two)."""
         query = analyze_question(question, question_lang, self.index.languages,
                                  self.index.lexical.idf)
         vector = self.embed_question(question) if mode != "lexical" else None
@@ -148,33 +150,32 @@ class Retriever:
         # The top of an approximate search may miss; the exact cosines fetched since may beat it.
         best = max(dense_scores.values()) if dense_scores else None
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
-        lexical_scores = (lexical.scores(ids).tolist() if lexical is not None
-                          else [0.0] * len(ids))
-        # Another language than the question's, when its words said which one it is.
-        other = spans.other_language(query.text_lang) if query.text_lang else None
-        out: list[Candidate] = []
-        for cid, lex in zip(ids.tolist(), lexical_scores, strict=True):
-            d = on_scale(dense_scores[cid], self.cosine_scale) if use_dense else 0.0
-            if mode == "dense":
-                score = d
-            elif mode == "lexical":
-                score = lex
-            elif mode == "rrf":
-                score = sum(1.0 / (_RRF_K + r[cid] + 1) for r in (dense_rank, lexical_rank)
-                            if cid in r)
-            else:
-                if other is None or not other[cid]:
-                    score = self.dense_weight * d + self.lexical_weight * lex
-                else:
-                    score = (CROSS_LANGUAGE_DENSE_WEIGHT * d
-                             + (1 - CROSS_LANGUAGE_DENSE_WEIGHT) * lex)
-            out.append(Candidate(cid, d, lex, score))
-        out.sort(key=lambda c: (-c.score, c.chunk_id))
-        return Retrieval(out[:n], best)
-
-
-def on_scale(cosine: float, scale: tuple[float, float]) -> float:
-    """A cosine on the model's own scale (floor, ceiling), mapped to [0, 1]."""
-    low, high = scale
-    return min(1.0, max(0.0, (cosine - low) / (high - low)))
+        lex = (lexical.scores(ids).astype(np.float64) if lexical is not None
+               else np.zeros(len(ids)))
+        # (float64 arrays: the same numbers, to the bit, as clipping each cosine to the model's
+        # scale and weighing it in Python floats give, chunk by chunk)
+        d = np.zeros(len(ids))
+        if use_dense:
+            low, high = self.cosine_scale
+            cosine = np.fromiter((dense_scores[c] for c in ids.tolist()), dtype=np.float64,
+                                 count=len(ids))
+            d = np.minimum(1.0, np.maximum(0.0, (cosine - low) / (high - low)))
+        if mode == "dense":
+            score = d
+        elif mode == "lexical":
+            score = lex
+        elif mode == "rrf":
+            score = np.array([sum(1.0 / (_RRF_K + r[c] + 1) for r in (dense_rank, lexical_rank)
+                                  if c in r) for c in ids.tolist()])
+        else:
+            score = self.dense_weight * d + self.lexical_weight * lex
+            # Another language than the question's, when its words said which one it is.
+            if query.text_lang:
+                other = spans.other_language(query.text_lang)[ids]
+                score[other] = (CROSS_LANGUAGE_DENSE_WEIGHT * d[other]
+                                + (1 - CROSS_LANGUAGE_DENSE_WEIGHT) * lex[other])
+        top = np.lexsort((ids, -score))[:n]
+        return Retrieval([Candidate(*c) for c in zip(ids[top].tolist(), d[top].tolist(),
+                                                     lex[top].tolist(), score[top].tolist(),
+                                                     strict=True)], best)
 
