@@ -47,9 +47,9 @@ class LazyPool:
 
     def share(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
         """The tasks' results, in order: this thread and the pool's take the next task left,
-        in order, until none is, each task run once. Put the larger first: the last to be
-        taken then hold the other thread least. When the pool is busy (another question's
-        work), this thread runs them all."""
+        in order, until none is, each task run once. When the pool is busy (another
+        question's work), this thread runs them all. An error in a task is raised here once
+        the others are done; Ctrl-C (or any BaseException) on this thread, at once."""
         if len(tasks) < 2:
             return [task() for task in tasks]
         lock = threading.Lock()
@@ -57,6 +57,8 @@ class LazyPool:
         done = [threading.Event() for _ in tasks]
         results: list[T | None] = [None] * len(tasks)
         errors: list[BaseException | None] = [None] * len(tasks)
+
+        asking = threading.current_thread()
 
         def work() -> None:
             while True:
@@ -67,12 +69,16 @@ class LazyPool:
                     taken[0] += 1
                 try:
                     results[i] = tasks[i]()
-                except BaseException as exc:  # noqa: BLE001 - raised again on the asking thread
+                except BaseException as exc:  # raised again on the asking thread
                     errors[i] = exc
+                    if threading.current_thread() is asking and not isinstance(exc, Exception):
+                        raise
                 finally:
                     done[i].set()
 
-        self.get().submit(work)
+        pool = self.get()
+        for _ in range(self._args[0]):
+            pool.submit(work)
         work()
         for i, event in enumerate(done):
             event.wait()

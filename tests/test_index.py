@@ -407,6 +407,70 @@ def test_a_busy_search_thread_never_holds_up_a_question() -> None:
         busy.result()
 
 
+def test_a_search_from_a_new_thread_starts_no_openmp_threads() -> None:
+    """The bot asks from worker threads: a search there runs on that thread alone, and leaves
+    no OpenMP thread behind (one would spin on the core the search thread needs)."""
+    import threading
+
+    def threads() -> int:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("Threads:"))
+                   .split()[1])
+
+    rng = np.random.default_rng(43_000)
+    vectors = clustered_unit_vectors(rng, dense_module.APPROXIMATE_FROM + 2_000, dim=64)
+    index = DenseIndex.build(vectors)
+    assert index.lists
+    seen: list[int] = []
+
+    def ask() -> None:
+        for q in vectors[:20]:
+            index.candidates(q, 10)
+        seen.append(threads())
+
+    before = threads()
+    worker = threading.Thread(target=ask)
+    worker.start()
+    worker.join()
+    assert seen == [before + 1]  # the worker itself, nothing more
+    assert threads() == before
+
+
+def test_both_threads_take_a_questions_tasks_and_questions_at_once_keep_their_own() -> None:
+    """The search thread does take part of a question's tasks (two tasks that can only finish
+    together, on two threads); questions asked from several threads at once each get their
+    own answers back."""
+    import threading
+
+    from qabot.threads import LazyPool, Split
+
+    pool = LazyPool(1, "test-both")
+    meeting = threading.Barrier(2, timeout=10)
+
+    def meet() -> str:
+        meeting.wait()
+        return threading.current_thread().name
+
+    names = pool.run(Split([meet, meet], list))[0]
+    assert len(set(names)) == 2
+
+    answers: dict[int, list[Any]] = {}
+
+    def question(k: int) -> None:
+        for _ in range(50):
+            got = pool.run(Split([lambda i=i: (k, i) for i in range(7)], list),
+                           Split([lambda: k, lambda: 1], sum))
+            assert got == [[(k, i) for i in range(7)], k + 1]
+        answers[k] = got
+
+    askers = [threading.Thread(target=question, args=(k,)) for k in range(4)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(60)
+    assert sorted(answers) == [0, 1, 2, 3]
+
+
 def test_segments_scanned_exactly_and_searched_by_code_together_find_the_best() -> None:
     """A filter (or deletions) leaving few rows of a segment makes it scan their exact vectors;
     beside a segment searched by code, both kinds of candidates are weighed together."""

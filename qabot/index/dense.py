@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,8 @@ class DenseIndex:
         self._index = index
         self._vectors = vectors  # float32 rows, in memory or a `VectorFile`
         self._ivf = hasattr(index, "nprobe")
-        # The lists' centroids again, in float16: picking the lists to search reads half the
-        # bytes (at 3M sentences in three segments, 4.3 ms -> 3.8 a question for the three
+        # The lists' centroids again, in float16, to pick the lists to search: it reads half
+        # the bytes (at 3M sentences in three segments, 4.3 ms -> 3.8 a question for the three
         # searches; 99.9 % of the candidates the same).
         self._coarse = _half_precision(index.quantizer, int(index.nlist)) if self._ivf else None
         # The last filter seen, counted and packed: the live rows of a segment with deletions
@@ -172,6 +173,7 @@ class DenseIndex:
     def lists(self) -> int:
         """Its inverted lists (0: a flat index)."""
         return int(self._index.nlist) if self._ivf else 0
+
     def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
                probes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, exact cosines) of the `n` nearest vectors, best first; only among the rows
@@ -187,6 +189,7 @@ class DenseIndex:
         (infinite for rows not searched by code)."""
         import faiss
 
+        _one_omp_thread()
         selector = None
         if allowed is None:
             count = len(self)
@@ -233,12 +236,15 @@ class DenseIndex:
 
     def _search_lists(self, q: np.ndarray, wide: int, probes: int,
                       selector: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """An IVF search of `probes` lists, picked by the float16 centroids."""
+        """An IVF search of `probes` lists, picked by the float16 centroids; the codes' scores
+        build on the float32 centroids' (as a plain search's do)."""
         import faiss
 
         probes = min(probes, int(self._index.nlist))
         assert self._coarse is not None
-        near, lists = self._coarse.search(q, probes)
+        _, lists = self._coarse.search(q, probes)
+        near = (self._index.quantizer.reconstruct_batch(lists[0]) @ q[0]).reshape(1, -1)
+        near = np.ascontiguousarray(near, dtype=np.float32)
         params = faiss.SearchParametersIVF(nprobe=probes)  # type: ignore[call-arg]
         if selector is not None:
             params.sel = selector
@@ -258,7 +264,6 @@ class DenseIndex:
         if isinstance(self._vectors, VectorFile):
             return self._vectors.rows(rows)
         return np.asarray(self._vectors[rows], dtype=np.float32)
-
 
     def similarity(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine of the query with the vectors of `rows`."""
@@ -361,11 +366,18 @@ class DenseSet:
 
 
 def _one_omp_thread() -> None:
-    """OpenMP's thread count is each thread's own: a new thread would search with as many as
-    there are cores, each fighting the others (see `_tune`)."""
-    import faiss
+    """OpenMP's thread count is each thread's own: a new thread (the search thread, the bot's
+    workers) would search with as many as there are cores, each fighting the others and
+    leaving a thread spinning on the second core after each search (see `_tune`). Once a
+    thread."""
+    if not getattr(_THREAD, "one_omp_thread", False):
+        import faiss
 
-    faiss.omp_set_num_threads(1)
+        faiss.omp_set_num_threads(1)
+        _THREAD.one_omp_thread = True
+
+
+_THREAD = threading.local()
 
 
 #: The thread that searches segments and scores BM25 beside a question's own.
