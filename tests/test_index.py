@@ -411,6 +411,7 @@ def test_a_search_from_a_new_thread_starts_no_openmp_threads() -> None:
     """The bot asks from worker threads: a search there runs on that thread alone, and leaves
     no OpenMP thread behind (one would spin on the core the search thread needs)."""
     import threading
+    import time
 
     def threads() -> int:
         status = Path("/proc/self/status").read_text()
@@ -433,6 +434,10 @@ def test_a_search_from_a_new_thread_starts_no_openmp_threads() -> None:
     worker.start()
     worker.join()
     assert seen == [before + 1]  # the worker itself, nothing more
+    # (the kernel lets a thread go a moment after Python's join returns)
+    deadline = time.monotonic() + 5
+    while threads() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert threads() == before
 
 
