@@ -57,7 +57,6 @@ class LazyPool:
         done = [threading.Event() for _ in tasks]
         results: list[T | None] = [None] * len(tasks)
         errors: list[BaseException | None] = [None] * len(tasks)
-
         asking = threading.current_thread()
 
         def work() -> None:
