@@ -11,7 +11,7 @@ from qabot.index.open import OpenIndex
 from qabot.index.store import StoredSentence
 from qabot.records import Answer, Passage
 from qabot.search.question import Query
-from qabot.search.retrieve import Candidate
+from qabot.search.retrieve import Candidate, on_scale
 
 __all__ = ["MAX_SENTENCES", "QuoteBuilder", "worth_showing"]
 
@@ -119,8 +119,7 @@ class QuoteBuilder:
             keys.append(ordinals)
             ids.extend(base + o for o in ordinals)
         sims = self.index.dense.similarity(query.vector, np.array(ids, dtype=np.int64))
-        low, high = self.cosine_scale
-        scaled = np.clip((sims.astype(np.float64) - low) / (high - low), 0.0, 1.0).tolist()
+        scaled = on_scale(sims, self.cosine_scale).tolist()
         out, at = [], 0
         for ordinals in keys:
             out.append(dict(zip(ordinals, scaled[at:at + len(ordinals)], strict=True)))

@@ -14,7 +14,7 @@ from qabot.index.lexical import LexicalHits
 from qabot.index.open import OpenIndex
 from qabot.search.question import Query, analyze_question
 
-__all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever"]
+__all__ = ["MODES", "Candidate", "Mode", "Retrieval", "Retriever", "on_scale"]
 
 Mode = Literal["hybrid", "lexical", "dense", "rrf"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense", "rrf")
@@ -152,14 +152,12 @@ class Retriever:
         ids = np.fromiter(pool, dtype=np.int64, count=len(pool))
         lex = (lexical.scores(ids).astype(np.float64) if lexical is not None
                else np.zeros(len(ids)))
-        # (float64 arrays: the same numbers, to the bit, as clipping each cosine to the model's
-        # scale and weighing it in Python floats give, chunk by chunk)
+        # (float64 arrays: the same numbers, to the bit, as the same sums of Python floats,
+        # chunk by chunk)
         d = np.zeros(len(ids))
         if use_dense:
-            low, high = self.cosine_scale
-            cosine = np.fromiter((dense_scores[c] for c in ids.tolist()), dtype=np.float64,
-                                 count=len(ids))
-            d = np.minimum(1.0, np.maximum(0.0, (cosine - low) / (high - low)))
+            d = on_scale(np.fromiter((dense_scores[c] for c in ids.tolist()), dtype=np.float64,
+                                     count=len(ids)), self.cosine_scale)
         if mode == "dense":
             score = d
         elif mode == "lexical":
@@ -179,3 +177,8 @@ class Retriever:
                                                      lex[top].tolist(), score[top].tolist(),
                                                      strict=True)], best)
 
+
+def on_scale(cosines: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Cosines on the model's own scale (floor, ceiling), mapped to [0, 1], in float64."""
+    low, high = scale
+    return np.clip((cosines.astype(np.float64) - low) / (high - low), 0.0, 1.0)
