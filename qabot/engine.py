@@ -94,6 +94,7 @@ class Qabot:
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
+        self.index.lexical.prepare()
         self.ask("warm up", k=1)
 
     def ask(self, question: str, k: int | None = None, mode: Mode = "hybrid",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from qabot.errors import (
     NoIndexError,
 )
 from qabot.index import dense as dense_module
+from qabot.index import lexical as lexical_module
 from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.lexical import K1, B, LexicalIndex, LexicalSet, _largest
 from qabot.index.open import (
@@ -32,7 +34,7 @@ from qabot.index.open import (
     open_index,
     read_stats,
 )
-from qabot.index.store import DocumentFacts
+from qabot.index.store import DocumentFacts, QuoteBounds
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
@@ -536,7 +538,17 @@ def _bm25_by_hand(chunks: list[list[str]], live: np.ndarray, terms: list[str],
     return np.minimum(out / ideal, 1.0)
 
 
-def test_bm25_finds_the_best_chunks_of_every_segment_as_a_full_scoring_does() -> None:
+@pytest.fixture(params=["numpy", "compiled"])
+def bm25_pass(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a segment's postings are summed: numpy's passes (small segments) and the
+    compiled one (large segments, here made to take every segment)."""
+    monkeypatch.setattr(lexical_module, "COMPILED_FROM", 0 if request.param == "compiled"
+                        else 10**12)
+    return str(request.param)
+
+
+def test_bm25_finds_the_best_chunks_of_every_segment_as_a_full_scoring_does(
+        bm25_pass: str) -> None:
     """The best chunks come from postings, not from scoring every chunk: checked against BM25
     worked out by hand for every chunk, over three segments with deletions, frequent and rare
     terms, and with a filter; any chunk's score is given on demand."""
@@ -614,9 +626,10 @@ def _bm25_every_chunk(lexical: LexicalSet, terms: list[str], ideal: float) -> np
     return np.minimum(out, np.float32(1.0), out=out)
 
 
-def test_bm25_scores_are_those_of_every_chunk_scored_to_the_bit() -> None:
-    """Picking the best among postings changes no score: the same bits as scoring every chunk
-    of every segment (an empty segment among them), so no answer moves."""
+def test_bm25_scores_are_those_of_every_chunk_scored_to_the_bit(bm25_pass: str) -> None:
+    """Picking the best among postings changes no score, nor does the compiled pass: the same
+    bits as scoring every chunk of every segment (an empty segment among them), so no answer
+    moves. The best chunks are those of that scoring, deleted and filtered chunks left out."""
     rng = np.random.default_rng(13)
     words = [f"w{i}" for i in range(40)]
     weights = 1.0 / np.arange(1, 41)
@@ -627,13 +640,42 @@ def test_bm25_scores_are_those_of_every_chunk_scored_to_the_bit() -> None:
     live = rng.random(len(chunks)) > 0.1
     lexical = LexicalSet(parts, live)
     every = np.arange(len(chunks))
-    for terms in (["w0", "w3", "w9", "w30"], ["w1", "w1", "w2"], ["w39"]):
-        hits = lexical.search(terms, 6.0, 30)
-        np.testing.assert_array_equal(hits.scores(every), _bm25_every_chunk(lexical, terms, 6.0))
+    allowed = rng.random(len(chunks)) < 0.5
+    for terms in (["w0", "w3", "w9", "w30"], ["w1", "w1", "w2"], ["w39"], ["w5", "w0"]):
+        reference = _bm25_every_chunk(lexical, terms, 6.0)
+        for mask in (None, allowed):
+            hits = lexical.search(terms, 6.0, 30, mask)
+            np.testing.assert_array_equal(hits.scores(every), reference)
+            ok = np.flatnonzero((reference > 0) & (True if mask is None else mask))
+            assert hits.top.tolist() == ok[np.lexsort((ok, -reference[ok]))][:30].tolist()
     assert len(lexical.search(["w0"], 6.0, 0).top) == 0
 
 
-def test_bm25_ranks_equal_scores_oldest_chunk_first() -> None:
+def test_bm25_from_several_threads_at_once_as_from_one(bm25_pass: str) -> None:
+    """Each thread sums postings in its own scratch array (the compiled pass): questions
+    asked from four threads at once get the answers they get one at a time."""
+    rng = np.random.default_rng(14)
+    words = [f"w{i}" for i in range(50)]
+    weights = 1.0 / np.arange(1, 51)
+    chunks = [list(rng.choice(words, size=rng.integers(2, 30), p=weights / weights.sum()))
+              for _ in range(2_000)]
+    lexical = LexicalSet([LexicalIndex.build(chunks[:1_200]), LexicalIndex.build(chunks[1_200:])],
+                         rng.random(len(chunks)) > 0.05)
+    asks = [(list(rng.choice(words, size=rng.integers(1, 6))), rng.random(len(chunks)) < 0.5
+             if i % 3 == 0 else None) for i in range(200)]
+    probe = rng.choice(len(chunks), 40, replace=False)
+
+    def ask(terms: list[str], mask: np.ndarray | None) -> tuple[list[int], list[float]]:
+        hits = lexical.search(terms, 4.0, 25, mask)
+        return hits.top.tolist(), hits.scores(probe).tolist()
+
+    alone = [ask(*a) for a in asks]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda a: ask(*a), asks))
+    assert together == alone
+
+
+def test_bm25_ranks_equal_scores_oldest_chunk_first(bm25_pass: str) -> None:
     """Chunks clipped to the same score of 1 rank by age, not by what BM25 gave above the clip
     (the fused score only sees the clipped one) nor by how the postings were partitioned."""
     chunks = [["rare", "word"] for _ in range(300)]
@@ -651,9 +693,10 @@ def test_sentences_around_many_chunks_are_read_as_around_each(shipped_settings: 
     whatever the windows' order or repeats."""
     index = open_index(shipped_settings)  # type: ignore[arg-type]
     chunks = index.store.chunks(list(range(len(index.spans.first))))
-    windows = [(c.doc_id, c.first - 2, c.last + 2, c.start - 100, c.end + 100)
-               for c in chunks.values()]
-    windows += [(w[0], w[1] + 1, w[2], w[3] + 50, w[4] - 50) for w in windows]
+    windows = [QuoteBounds(c.doc_id, c.first - 2, c.last + 2, c.start - 100, c.end + 100,
+                           c.first, c.last) for c in chunks.values()]
+    windows += [w._replace(first=w.first + 1, start=w.start + 50, end=w.end - 50)
+                for w in windows]
     many = (windows * 400)[::-1][:2_100]
     one_by_one = {w: index.store.sentences_near([w])[0] for w in windows}
     assert all(one_by_one.values())
@@ -662,3 +705,27 @@ def test_sentences_around_many_chunks_are_read_as_around_each(shipped_settings: 
     for w, got in zip(many, found, strict=True):
         assert [(s.sentence, s.search_terms) for s in got] == [
             (s.sentence, s.search_terms) for s in one_by_one[w]]
+
+
+def test_sentences_around_a_chunk_stay_in_its_paragraphs(shipped_settings: object) -> None:
+    """A quote stays in the paragraph of its best sentence, one of its chunk's: the sentences
+    read around a chunk are those of the chunk's paragraphs, no others, and all of those
+    within the window's ordinals and characters."""
+    index = open_index(shipped_settings)  # type: ignore[arg-type]
+    chunks = index.store.chunks(list(range(len(index.spans.first))))
+    doc_id = next(iter(chunks.values())).doc_id
+    every = {s.sentence.ordinal: s.sentence for s in index.store.document_sentences(doc_id)}
+    last = max(every)
+    fewer = 0
+    for c in chunks.values():
+        around = QuoteBounds(c.doc_id, c.first - 12, c.last + 12, c.start - 900, c.end + 900,
+                             c.first, c.last)
+        anywhere = index.store.sentences_near([around._replace(
+            paragraphs_from=0, paragraphs_to=last)])[0]
+        within = index.store.sentences_near([around])[0]
+        paras = range(every[c.first].para, every[c.last].para + 1)
+        assert [s.sentence for s in within] == [
+            s.sentence for s in anywhere if s.sentence.para in paras]
+        assert {s.sentence.ordinal for s in within} >= set(range(c.first, c.last + 1))
+        fewer += len(within) < len(anywhere)
+    assert fewer  # the article has several paragraphs: some chunks' windows crossed them

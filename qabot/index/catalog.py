@@ -13,6 +13,7 @@ import numpy as np
 
 from qabot.index.store import (
     DocumentFacts,
+    QuoteBounds,
     Store,
     StoredChunk,
     StoredSentence,
@@ -94,8 +95,7 @@ class Catalog:
                 out[cid + part.chunk_start] = replace(chunk, id=cid + part.chunk_start)
         return out
 
-    def sentences_near(self, windows: Sequence[tuple[str, int, int, int, int]]
-                       ) -> list[list[StoredSentence]]:
+    def sentences_near(self, windows: Sequence[QuoteBounds]) -> list[list[StoredSentence]]:
         """`Store.sentences_near`, one query a segment."""
         out: list[list[StoredSentence]] = [[] for _ in windows]
         by_part: dict[int, list[int]] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ __all__ = ["K1", "LexicalHits", "LexicalIndex", "LexicalSet"]
 # their length says little. A term seen once in a chunk of average length scores idf / (1 + K1).
 K1 = 1.2
 B = 0.5
+#: Segments of this many chunks or more are scored by a compiled pass over the postings
+#: (`_kernels`, numba: at 3M sentences, 2.2 ms a question against 3.4 for numpy's passes, one
+#: thread); smaller ones by numpy, which costs nothing to load (numba takes 0.7 s to import
+#: and read its compiled code, once a process). Both give the same scores, to the bit.
+COMPILED_FROM = 50_000
 _FILES = ("vocab.json", "indptr.npy", "chunks.npy", "tf.npy", "lengths.npy")
 
 
@@ -160,99 +166,180 @@ class LexicalSet:
         """`search`, as a task a segment, for threads to share.
 
         A segment's task makes one pass over the question terms' postings there, summed by
-        chunk; its best are picked among the postings' chunks, not among every chunk (at 3M
-        sentences, 165,000 postings for a median question against 914,000 chunks: 5.7-6.0 ms
-        -> 4.3-4.6, with no pass over every chunk to scale, clip and find the scored ones).
-        Segment by segment, the arrays the postings are read against stay in the core's
-        cache (a third of them at 3M: 4.7-5.3 ms -> 3.5-4.3, one thread); smaller parts
-        cost more than they saved in sharing the work between threads (blocks of 160,000
-        chunks at 3M, the question's searches together: 9.1 ms -> 9.7)."""
+        chunk (compiled in a large segment, `COMPILED_FROM`); its best are picked among the
+        chunks the postings touched, not among every chunk. Segment by segment, the arrays the
+        postings are read against stay in the core's cache (at 3M sentences, numpy: 4.7-5.3
+        ms -> 3.5-4.3, one thread); smaller parts cost more than they saved in sharing the
+        work between threads (blocks of 160,000 chunks at 3M: 9.1 ms -> 9.7 for the
+        question's searches together). A chunk's score is computed again from the postings
+        when asked for (`LexicalHits.scores`): nothing of the size of the corpus is kept."""
         unique = [t for t in dict.fromkeys(terms) if t and self.df(t)]
+        factor = np.float32((1 + K1) / ideal) if ideal > 0 else np.float32(0.0)
         if not unique or ideal <= 0 or n <= 0:
-            return Split([], lambda _: LexicalHits(_EMPTY_ROWS.astype(np.int64), (),
-                                                   self.starts, np.float32(0.0)))
-        idfs = [np.float32(self.idf(t)) for t in unique]
-        factor = np.float32((1 + K1) / ideal)
-        tasks = [functools.partial(self._segment_best, i, unique, idfs, factor, n, allowed)
+            return Split([], lambda _: LexicalHits(_EMPTY_ROWS.astype(np.int64), self, (),
+                                                   _EMPTY_IDF, factor))
+        idfs = np.array([self.idf(t) for t in unique], dtype=np.float32)
+        # By segment, the terms it holds (ids there) and their idf.
+        held = []
+        for part in self.parts:
+            ids = [part.vocab.get(t, -1) for t in unique]
+            held.append(np.array(ids, dtype=np.int64))
+        tasks = [functools.partial(self._segment_best, i, held[i], idfs, factor, n, allowed)
                  for i in range(len(self.parts))]
 
-        def finish(found: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
-                   ) -> LexicalHits:
+        def finish(found: list[tuple[np.ndarray, np.ndarray]]) -> LexicalHits:
             rows = np.concatenate([f[0] for f in found])
             values = np.concatenate([f[1] for f in found])
             # Best first, equal scores (those clipped to 1 among them) oldest chunk first.
             order = np.lexsort((rows, -values))[:n]
-            return LexicalHits(rows[order], tuple(f[2] for f in found), self.starts, factor)
+            return LexicalHits(rows[order], self, tuple(held), idfs, factor)
 
         return Split(tasks, finish)
 
-    def _segment_best(self, i: int, terms: list[str], idfs: list[np.float32],
+    def _segment_best(self, i: int, term_ids: np.ndarray, idfs: np.ndarray,
                       factor: np.float32, n: int, allowed: np.ndarray | None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Segment `i`'s best `n` chunks (ids, scores, in no order) and every chunk's BM25 sum
-        there (None when it holds no term)."""
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Segment `i`'s best `n` chunks (ids, scores, in no order, ties with the `n`-th
+        included)."""
         part, start = self.parts[i], int(self.starts[i])
-        rows_list, tf_list, idf_list, sizes = [], [], [], []
-        for term, idf_ in zip(terms, idfs, strict=True):
-            rows, tf = part.postings(term)
-            if len(rows):
-                rows_list.append(rows)
-                tf_list.append(tf)
-                idf_list.append(idf_)
-                sizes.append(len(rows))
-        if not rows_list:
-            return _EMPTY_ROWS.astype(np.int64), np.zeros(0, dtype=np.float32), None
-        rows = np.concatenate(rows_list, dtype=np.intp)
-        tf = np.concatenate(tf_list, dtype=np.float32)
-        idf = np.repeat(np.array(idf_list, dtype=np.float32), sizes)
+        end = start + len(part)
+        if len(part) >= COMPILED_FROM:
+            scratch, touched = _scratch(len(part))
+            rows, values = _kernels().segment_scores(
+                part.indptr, part.chunks, part.tf, self._norm[start:end], term_ids, idfs, factor,
+                _NO_MASK if self.live is None else self.live[start:end],
+                _NO_MASK if allowed is None else allowed[start:end], scratch, touched)
+        else:
+            rows, values = self._segment_scores(i, term_ids, idfs, factor, allowed)
+        if len(values) > n:
+            keep = _largest(values, n)
+            rows, values = rows[keep], values[keep]
+        return rows.astype(np.int64) + start, values
+
+    def _segment_scores(self, i: int, term_ids: np.ndarray, idfs: np.ndarray,
+                        factor: np.float32, allowed: np.ndarray | None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """`_kernels.segment_scores` in numpy (rows in order): one `np.bincount` of the
+        postings' weights by chunk."""
+        part, start = self.parts[i], int(self.starts[i])
+        held = [(int(t), idf) for t, idf in zip(term_ids.tolist(), idfs, strict=True) if t >= 0]
+        if not held:
+            return _EMPTY_ROWS, np.zeros(0, dtype=np.float32)
+        spans = [(int(part.indptr[t]), int(part.indptr[t + 1])) for t, _ in held]
+        rows = np.concatenate([part.chunks[a:b] for a, b in spans], dtype=np.intp)
+        tf = np.concatenate([part.tf[a:b] for a, b in spans], dtype=np.float32)
+        idf = np.repeat(np.array([x for _, x in held], dtype=np.float32),
+                        [b - a for a, b in spans])
         # idf * tf / (tf + norm), in float32, with fewer arrays made on the way.
         weights = self._norm[start:start + len(part)][rows]
         weights += tf
         np.divide(idf * tf, weights, out=weights)
-        # Summed in float64 in the order of the terms, as np.bincount does.
+        # Summed in float64 in the order of the terms.
         sums = np.bincount(rows, weights=weights, minlength=len(part))
         if len(self._dead_rows[i]):
             sums[self._dead_rows[i]] = 0.0
-        # Each posting's chunk's score, as `LexicalHits.scores` gives it.
-        values = sums[rows].astype(np.float32) * factor
-        np.minimum(values, np.float32(1.0), out=values)
         if allowed is not None:
-            values[~allowed[start:start + len(part)][rows]] = 0.0
-        # A chunk holds at most one posting a term: among the n * terms best postings (ties
-        # included) are the n best chunks.
-        many = n * len(rows_list)
-        if len(values) > many:
-            keep = _largest(values, many)
-            rows, values = rows[keep], values[keep]
-        rows, first = np.unique(rows, return_index=True)
-        values = values[first]
+            sums[~allowed[start:start + len(part)]] = 0.0
+        touched = np.flatnonzero(sums)
+        values = sums[touched].astype(np.float32) * factor
+        np.minimum(values, np.float32(1.0), out=values)
         scored = values > 0
-        return rows[scored].astype(np.int64) + start, values[scored], sums
+        return touched[scored].astype(np.int32), values[scored]
+
+    def chunk_scores(self, chunk_ids: np.ndarray, term_ids: Sequence[np.ndarray],
+                     idfs: np.ndarray, factor: np.float32) -> np.ndarray:
+        """The chunks' BM25 over the question's ideal, clipped to 1 (0 for a chunk holding no
+        question term, or deleted): each chunk looked up in each term's postings, which are
+        sorted by chunk (fusion asks for a few dozen)."""
+        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        out = np.zeros(len(chunk_ids), dtype=np.float32)
+        if not len(chunk_ids) or not len(term_ids):
+            return out
+        segment = np.searchsorted(self.starts, chunk_ids, side="right") - 1
+        for i, (part, ids) in enumerate(zip(self.parts, term_ids, strict=True)):
+            at = np.flatnonzero(segment == i)
+            if not len(at):
+                continue
+            start = int(self.starts[i])
+            rows = chunk_ids[at] - start
+            if len(part) >= COMPILED_FROM:
+                sums = _kernels().chunk_sums(part.indptr, part.chunks, part.tf,
+                                             self._norm[start:start + len(part)], ids, idfs,
+                                             rows.astype(np.int32))
+            else:
+                sums = _chunk_sums(part, self._norm[start + rows], ids, idfs, rows)
+            out[at] = sums.astype(np.float32)
+        if self.live is not None:
+            out[~self.live[chunk_ids]] = 0.0
+        out *= factor
+        return np.minimum(out, np.float32(1.0), out=out)
+
+    def prepare(self) -> None:
+        """Import and compile (or read from numba's cache) the compiled passes, when a segment
+        is large enough to use them, so that the first question does not wait for them (0.7
+        s)."""
+        if any(len(p) >= COMPILED_FROM for p in self.parts):
+            postings = (np.zeros(2, dtype=np.int64), _EMPTY_ROWS, _EMPTY_TF,
+                        np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int64),
+                        np.ones(1, dtype=np.float32))
+            _kernels().segment_scores(*postings, np.float32(1.0), _NO_MASK, _NO_MASK,
+                                      *_scratch(1))
+            _kernels().chunk_sums(*postings, _EMPTY_ROWS)
 
 
 @dataclass(frozen=True, slots=True)
 class LexicalHits:
-    """A question's BM25: its best chunks, best first, and every chunk's score on demand."""
+    """A question's BM25: its best chunks, best first, and any chunk's score on demand."""
 
     top: np.ndarray
-    _sums: tuple[np.ndarray | None, ...]  # by segment
-    _starts: np.ndarray
+    _lexical: LexicalSet
+    _term_ids: tuple[np.ndarray, ...]  # by segment, the question's terms' ids there (-1: none)
+    _idfs: np.ndarray
     _factor: np.float32
 
     def scores(self, chunk_ids: np.ndarray) -> np.ndarray:
         """The chunks' BM25 over the question's ideal, clipped to 1 (0 for a chunk holding no
         question term, or deleted)."""
-        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
-        out = np.zeros(len(chunk_ids), dtype=np.float32)
-        if not len(chunk_ids) or not any(s is not None for s in self._sums):
-            return out
-        segment = np.searchsorted(self._starts, chunk_ids, side="right") - 1
-        for i, sums in enumerate(self._sums):
-            if sums is not None:
-                at = np.flatnonzero(segment == i)
-                out[at] = sums[chunk_ids[at] - self._starts[i]].astype(np.float32)
-        out *= self._factor
-        return np.minimum(out, np.float32(1.0), out=out)
+        return self._lexical.chunk_scores(chunk_ids, self._term_ids, self._idfs, self._factor)
+
+
+_EMPTY_IDF = np.zeros(0, dtype=np.float32)
+_NO_MASK = np.zeros(0, dtype=np.bool_)
+_local = threading.local()
+
+
+def _scratch(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's zeroed sums by chunk and list of touched chunks, at least `size` long
+    (the kernels leave the sums zeroed)."""
+    held = getattr(_local, "scratch", None)
+    if held is None or len(held[0]) < size:
+        held = (np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.int32))
+        _local.scratch = held
+    return held
+
+
+@functools.cache
+def _kernels():  # type: ignore[no-untyped-def]
+    # Imported on the first question: numba takes 0.2 s to import and compiles (or reads from
+    # its cache) the kernels then.
+    from qabot.index import _kernels as kernels
+    return kernels
+
+
+def _chunk_sums(part: LexicalIndex, norm: np.ndarray, term_ids: np.ndarray, idfs: np.ndarray,
+                rows: np.ndarray) -> np.ndarray:
+    """`_kernels.chunk_sums` in numpy (`norm`: the rows' own), a term at a time."""
+    # Summed in float64 in the order of the terms, as a search's pass sums them.
+    sums = np.zeros(len(rows))
+    for term, idf in zip(term_ids.tolist(), idfs, strict=True):
+        if term < 0:
+            continue
+        a, b = int(part.indptr[term]), int(part.indptr[term + 1])
+        found = np.minimum(np.searchsorted(part.chunks[a:b], rows), b - a - 1)
+        hit = part.chunks[a:b][found] == rows
+        tf = part.tf[a:b][found[hit]].astype(np.float32)
+        sums[hit] += (idf * tf) / (tf + norm[hit])
+    return sums
 
 
 def _largest(values: np.ndarray, m: int) -> np.ndarray:
