@@ -13,11 +13,12 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def segment_scores(indptr, chunks, tf, norm, term_ids, idfs, factor, live, allowed,
-                   scratch, touched):
-    """One segment's chunks holding a question term, live and allowed (`live`, `allowed`:
-    by row, or empty when all are), with their BM25 over the question's ideal (times
-    `factor`, clipped to 1); 0-score chunks left out. `scratch` (float64, zeroed) and
-    `touched` (int32) are at least the segment's size; `scratch` is left zeroed."""
+                   scratch, touched, n):
+    """One segment's best `n` chunks holding a question term, live and allowed (`live`,
+    `allowed`: by row, or empty when all are), with their BM25 over the question's ideal
+    (times `factor`, clipped to 1), in no order: every chunk scoring at least the `n`-th
+    best score, none scoring 0. `scratch` (float64, zeroed) and `touched` (int32) are at
+    least the segment's size; `scratch` is left zeroed."""
     m = 0
     for j in range(term_ids.shape[0]):
         term = term_ids[j]
@@ -47,7 +48,45 @@ def segment_scores(indptr, chunks, tf, norm, term_ids, idfs, factor, live, allow
             rows[k] = row
             values[k] = value
             k += 1
-    return rows[:k], values[:k]
+    if k <= n:
+        return rows[:k], values[:k]
+    floor = _nth_largest(values[:k], n)
+    kept = 0
+    for i in range(k):
+        if values[i] >= floor:
+            rows[kept] = rows[i]
+            values[kept] = values[i]
+            kept += 1
+    return rows[:kept], values[:kept]
+
+
+@numba.njit(cache=True, nogil=True)
+def _nth_largest(values, n):
+    """The `n`-th largest of `values` (more than `n` of them): the least of a heap of the
+    largest seen, which few values enter once it holds good ones."""
+    heap = values[:n].copy()
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down(heap, start)
+    for i in range(n, values.shape[0]):
+        if values[i] > heap[0]:
+            heap[0] = values[i]
+            _sift_down(heap, 0)
+    return heap[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(heap, at):
+    size = heap.shape[0]
+    while True:
+        least, left, right = at, 2 * at + 1, 2 * at + 2
+        if left < size and heap[left] < heap[least]:
+            least = left
+        if right < size and heap[right] < heap[least]:
+            least = right
+        if least == at:
+            return
+        heap[at], heap[least] = heap[least], heap[at]
+        at = least
 
 
 @numba.njit(cache=True, nogil=True)

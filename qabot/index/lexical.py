@@ -208,19 +208,19 @@ class LexicalSet:
             rows, values = _kernels().segment_scores(
                 part.indptr, part.chunks, part.tf, self._norm[start:end], term_ids, idfs, factor,
                 _NO_MASK if self.live is None else self.live[start:end],
-                _NO_MASK if allowed is None else allowed[start:end], scratch, touched)
+                _NO_MASK if allowed is None else allowed[start:end], scratch, touched, n)
         else:
             rows, values = self._segment_scores(i, term_ids, idfs, factor, allowed)
-        if len(values) > n:
-            keep = _largest(values, n)
-            rows, values = rows[keep], values[keep]
+            if len(values) > n:
+                keep = _largest(values, n)
+                rows, values = rows[keep], values[keep]
         return rows.astype(np.int64) + start, values
 
     def _segment_scores(self, i: int, term_ids: np.ndarray, idfs: np.ndarray,
                         factor: np.float32, allowed: np.ndarray | None
                         ) -> tuple[np.ndarray, np.ndarray]:
-        """`_kernels.segment_scores` in numpy (rows in order): one `np.bincount` of the
-        postings' weights by chunk."""
+        """Every chunk `_kernels.segment_scores` would score, in numpy (rows in order): one
+        `np.bincount` of the postings' weights by chunk."""
         part, start = self.parts[i], int(self.starts[i])
         held = [(int(t), idf) for t, idf in zip(term_ids.tolist(), idfs, strict=True) if t >= 0]
         if not held:
@@ -283,7 +283,7 @@ class LexicalSet:
                         np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int64),
                         np.ones(1, dtype=np.float32))
             _kernels().segment_scores(*postings, np.float32(1.0), _NO_MASK, _NO_MASK,
-                                      *_scratch(1))
+                                      *_scratch(1), 1)
             _kernels().chunk_sums(*postings, _EMPTY_ROWS)
 
 

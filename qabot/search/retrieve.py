@@ -140,10 +140,11 @@ class Retriever:
                 lexical_rank[cid] = rank
         missing = np.array([c for c in pool if c not in dense_scores], dtype=np.int64)
         if vector is not None and len(missing):
-            starts, ends = spans.first[missing], spans.last[missing] + 1
-            sids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+            starts, sizes = spans.first[missing], spans.last[missing] + 1 - spans.first[missing]
+            offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+            # Each chunk's sentences, one chunk after the other.
+            sids = np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
             sims_all = self.index.dense.similarity(vector, sids)
-            offsets = np.concatenate(([0], np.cumsum(ends - starts)[:-1]))
             for cid, sim in zip(missing.tolist(), np.maximum.reduceat(sims_all, offsets).tolist(),
                                 strict=True):
                 dense_scores[cid] = sim
