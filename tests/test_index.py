@@ -34,7 +34,7 @@ from qabot.index.open import (
     open_index,
     read_stats,
 )
-from qabot.index.store import DocumentFacts, QuoteBounds
+from qabot.index.store import DocumentFacts
 from qabot.index.write import build_index
 from tests.conftest import CORPUS, write
 
@@ -687,45 +687,53 @@ def test_bm25_ranks_equal_scores_oldest_chunk_first(bm25_pass: str) -> None:
     assert hits.scores(hits.top).tolist() == [1.0] * 20
 
 
+def _quote_sentences_by_hand(index: Any, chunk: Any, near: int, chars: int,
+                             paragraphs: bool = True) -> list[Any]:
+    """What a quote of `chunk` may hold or border, worked out from the whole document."""
+    every = {s.sentence.ordinal: s.sentence
+             for s in index.store.document_sentences(chunk.doc_id)}
+    span = [o for o in range(chunk.first - near, chunk.last + near + 1) if o in every]
+    before = [o for o in span if every[o].start < chunk.start - chars]
+    after = [o for o in span if every[o].end > chunk.end + chars]
+    lo = max(before) if before else chunk.first - near
+    hi = min(after) if after else chunk.last + near
+    paras = range(every[chunk.first].para, every[chunk.last].para + 1)
+    return [every[o] for o in span
+            if lo <= o <= hi and (not paragraphs or every[o].para in paras)]
+
+
 def test_sentences_around_many_chunks_are_read_as_around_each(shipped_settings: object) -> None:
     """The quotes' sentences are read for all a question's chunks at once (one query a
-    segment, in batches past SQLite's bound on parameters): the same as chunk by chunk,
-    whatever the windows' order or repeats."""
+    segment, in batches past SQLite's bound on parameters): the same as chunk by chunk, and
+    as worked out from the whole document, whatever the chunks' order or repeats."""
     index = open_index(shipped_settings)  # type: ignore[arg-type]
-    chunks = index.store.chunks(list(range(len(index.spans.first))))
-    windows = [QuoteBounds(c.doc_id, c.first - 2, c.last + 2, c.start - 100, c.end + 100,
-                           c.first, c.last) for c in chunks.values()]
-    windows += [w._replace(first=w.first + 1, start=w.start + 50, end=w.end - 50)
-                for w in windows]
-    many = (windows * 400)[::-1][:2_100]
-    one_by_one = {w: index.store.sentences_near([w])[0] for w in windows}
-    assert all(one_by_one.values())
-    found = index.store.sentences_near(many)
-    assert len(found) == len(many)
-    for w, got in zip(many, found, strict=True):
-        assert [(s.sentence, s.search_terms) for s in got] == [
-            (s.sentence, s.search_terms) for s in one_by_one[w]]
+    ids = list(range(len(index.spans.first)))
+    chunks = index.store.chunks(ids)
+    many = (ids * 400)[::-1][:2_100]
+    one_by_one = {c: index.store.quote_sentences([c], 2, 100)[c] for c in ids}
+    found = index.store.quote_sentences(many, 2, 100)
+    assert found.keys() == set(ids)
+    for c in ids:
+        chunk, sentences = found[c]
+        assert chunk == chunks[c] == one_by_one[c][0]
+        assert [(s.sentence, s.search_terms) for s in sentences] == [
+            (s.sentence, s.search_terms) for s in one_by_one[c][1]]
+        assert [s.sentence for s in sentences] == _quote_sentences_by_hand(index, chunk, 2, 100)
+    assert index.store.quote_sentences([len(ids) + 5], 2, 100) == {}
 
 
 def test_sentences_around_a_chunk_stay_in_its_paragraphs(shipped_settings: object) -> None:
     """A quote stays in the paragraph of its best sentence, one of its chunk's: the sentences
     read around a chunk are those of the chunk's paragraphs, no others, and all of those
-    within the window's ordinals and characters."""
+    within the sentences and characters a quote may reach."""
     index = open_index(shipped_settings)  # type: ignore[arg-type]
-    chunks = index.store.chunks(list(range(len(index.spans.first))))
-    doc_id = next(iter(chunks.values())).doc_id
-    every = {s.sentence.ordinal: s.sentence for s in index.store.document_sentences(doc_id)}
-    last = max(every)
+    ids = list(range(len(index.spans.first)))
+    found = index.store.quote_sentences(ids, 12, 900)
     fewer = 0
-    for c in chunks.values():
-        around = QuoteBounds(c.doc_id, c.first - 12, c.last + 12, c.start - 900, c.end + 900,
-                             c.first, c.last)
-        anywhere = index.store.sentences_near([around._replace(
-            paragraphs_from=0, paragraphs_to=last)])[0]
-        within = index.store.sentences_near([around])[0]
-        paras = range(every[c.first].para, every[c.last].para + 1)
-        assert [s.sentence for s in within] == [
-            s.sentence for s in anywhere if s.sentence.para in paras]
-        assert {s.sentence.ordinal for s in within} >= set(range(c.first, c.last + 1))
-        fewer += len(within) < len(anywhere)
+    for c in ids:
+        chunk, sentences = found[c]
+        assert [s.sentence for s in sentences] == _quote_sentences_by_hand(index, chunk, 12, 900)
+        assert {s.sentence.ordinal for s in sentences} >= set(range(chunk.first, chunk.last + 1))
+        fewer += len(sentences) < len(_quote_sentences_by_hand(index, chunk, 12, 900,
+                                                               paragraphs=False))
     assert fewer  # the article has several paragraphs: some chunks' windows crossed them

@@ -13,7 +13,6 @@ import numpy as np
 
 from qabot.index.store import (
     DocumentFacts,
-    QuoteBounds,
     Store,
     StoredChunk,
     StoredSentence,
@@ -83,32 +82,26 @@ class Catalog:
 
     # -- what questions read ---------------------------------------------------------------
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        out: dict[int, StoredChunk] = {}
-        if not ids:
-            return out
+        return {part.chunk_start + cid: replace(chunk, id=part.chunk_start + cid)
+                for part, local in self._chunks_by_part(ids)
+                for cid, chunk in part.store.chunks(local).items()}
+
+    def quote_sentences(self, ids: Sequence[int], sentences: int, chars: int
+                        ) -> dict[int, tuple[StoredChunk, list[StoredSentence]]]:
+        """`Store.quote_sentences`, one query a segment."""
+        return {part.chunk_start + cid: (replace(chunk, id=part.chunk_start + cid), found)
+                for part, local in self._chunks_by_part(ids)
+                for cid, (chunk, found) in part.store.quote_sentences(local, sentences,
+                                                                      chars).items()}
+
+    def _chunks_by_part(self, ids: Sequence[int]) -> list[tuple[Part, list[int]]]:
+        """The chunks grouped by the segment holding them, as its own ids."""
+        if not len(ids):
+            return []
         ids_arr = np.asarray(ids, dtype=np.int64)
         which = np.searchsorted(self._chunk_starts, ids_arr, side="right") - 1
-        for p in np.unique(which).tolist():
-            part = self.parts[p]
-            local = (ids_arr[which == p] - part.chunk_start).tolist()
-            for cid, chunk in part.store.chunks(local).items():
-                out[cid + part.chunk_start] = replace(chunk, id=cid + part.chunk_start)
-        return out
-
-    def sentences_near(self, windows: Sequence[QuoteBounds]) -> list[list[StoredSentence]]:
-        """`Store.sentences_near`, one query a segment."""
-        out: list[list[StoredSentence]] = [[] for _ in windows]
-        by_part: dict[int, list[int]] = {}
-        for i, w in enumerate(windows):
-            try:
-                by_part.setdefault(self._home[w[0]], []).append(i)
-            except KeyError:
-                raise KeyError(f"no document {w[0]!r} in the index") from None
-        for p, at in by_part.items():
-            for i, found in zip(at, self.parts[p].store.sentences_near([windows[i] for i in at]),
-                                strict=True):
-                out[i] = found
-        return out
+        return [(self.parts[p], (ids_arr[which == p] - self.parts[p].chunk_start).tolist())
+                for p in np.unique(which).tolist()]
 
     def document(self, doc_id: str) -> Document:
         return self._part(doc_id).store.document(doc_id)

@@ -7,14 +7,14 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from qabot.ingest.analyze import stems_of
 from qabot.records import Chunk, Citation, Document, Sentence
 
-__all__ = ["DocumentFacts", "QuoteBounds", "Store", "StoredChunk", "StoredSentence", "StoryFacts",
+__all__ = ["DocumentFacts", "Store", "StoredChunk", "StoredSentence", "StoryFacts",
            "read_only_uri"]
 
 _CITATION = "title, date, source, url, path, id, published, story"
@@ -50,26 +50,11 @@ CREATE INDEX chunks_doc ON chunks(doc_id);
 """
 
 
-#: Windows `Store.sentences_near` answers in one query: eight parameters each, far below the
+#: Chunks `Store.quote_sentences` answers in one query: three parameters each, far below the
 #: 32,766 of a stock SQLite (a question reads 15 to 150).
 _WINDOWS_A_QUERY = 1_000
 # (the keyword came with SQLite 3.35; an older one plans the query as it likes)
 _MATERIALIZED = "MATERIALIZED" if sqlite3.sqlite_version_info >= (3, 35) else ""
-
-
-class QuoteBounds(NamedTuple):
-    """Where a quote of a chunk may lie (`Store.sentences_near`): sentences `first..last` of a
-    document, within characters `start..end`, in the paragraphs of sentences
-    `paragraphs_from..paragraphs_to` (the chunk's first and last: a quote stays in the
-    paragraph of its best sentence)."""
-
-    doc_id: str
-    first: int
-    last: int
-    start: int
-    end: int
-    paragraphs_from: int
-    paragraphs_to: int
 
 
 class StoredSentence:
@@ -266,43 +251,53 @@ class Store:
             ).fetchall()
         return [StoredSentence(Sentence(o, s, e, p), t) for o, s, e, p, t in rows]
 
-    def sentences_near(self, windows: Sequence[QuoteBounds]) -> list[list[StoredSentence]]:
-        """For each window: its sentences with ordinals first..last in the paragraphs from
-        that of sentence `paragraphs_from` to that of `paragraphs_to`, less those wholly
-        before character `start` or wholly after `end`, but for the last one before and the
-        first one after (a quote's neighbours: whether they exist, and their paragraph). One
-        query for all the windows (a question reads 15)."""
-        if len(windows) > _WINDOWS_A_QUERY:  # (SQLite's bound on a query's parameters)
-            return [found for at in range(0, len(windows), _WINDOWS_A_QUERY)
-                    for found in self.sentences_near(windows[at:at + _WINDOWS_A_QUERY])]
-        if not windows:
-            return []
-        values = ",".join(["(?,?,?,?,?,?,?,?)"] * len(windows))
-        params = [v for i, w in enumerate(windows) for v in (i, *w)]
+    def quote_sentences(self, chunk_ids: Sequence[int], sentences: int, chars: int
+                        ) -> dict[int, tuple[StoredChunk, list[StoredSentence]]]:
+        """For each chunk (by id; those not stored left out), the chunk and the sentences a
+        quote of it may hold: in the chunk's paragraphs (a quote stays in the paragraph of its
+        best sentence, one of the chunk's), at most `sentences` before or after the chunk,
+        less those wholly more than `chars` characters before it or after it, but for the
+        last one before and the first one after (a quote's neighbours: whether they exist,
+        and their paragraph). One query for all the chunks (a question reads 15)."""
+        chunk_ids = list(dict.fromkeys(int(c) for c in chunk_ids))
+        if len(chunk_ids) > _WINDOWS_A_QUERY:  # (SQLite's bound on a query's parameters)
+            return {cid: found for at in range(0, len(chunk_ids), _WINDOWS_A_QUERY)
+                    for cid, found in self.quote_sentences(
+                        chunk_ids[at:at + _WINDOWS_A_QUERY], sentences, chars).items()}
+        if not chunk_ids:
+            return {}
+        values = ",".join(["(?,?,?)"] * len(chunk_ids))
+        params = [v for cid in chunk_ids for v in (cid, sentences, chars)]
         with self._lock:
-            # Each window's bounds worked out once (MATERIALIZED), not for every sentence
-            # the join meets: 0.62 -> 0.43 ms a question at 3M sentences.
+            # Each chunk's bounds worked out once (MATERIALIZED), not for every sentence the
+            # join meets: 0.62 -> 0.43 ms a question at 3M sentences.
             rows = self._conn.execute(
-                f'WITH w(i, doc, first, last, start, "end", pfrom, pto) AS (VALUES {values}), '
-                f"b AS {_MATERIALIZED} (SELECT i, doc, "
-                "  IFNULL((SELECT MAX(ordinal) FROM sentences WHERE doc_id = w.doc "
-                "          AND ordinal BETWEEN w.first AND w.last AND start < w.start), "
-                "         w.first) AS lo, "
-                "  IFNULL((SELECT MIN(ordinal) FROM sentences WHERE doc_id = w.doc "
-                '          AND ordinal BETWEEN w.first AND w.last AND "end" > w."end"), '
-                "         w.last) AS hi, "
-                "  (SELECT para FROM sentences WHERE doc_id = w.doc AND ordinal = w.pfrom) "
+                f"WITH w(chunk, near, chars) AS (VALUES {values}), "
+                f"b AS {_MATERIALIZED} (SELECT c.id, c.doc_id AS doc, c.first, c.last, "
+                '  c.start, c."end", '
+                "  IFNULL((SELECT MAX(ordinal) FROM sentences WHERE doc_id = c.doc_id "
+                "          AND ordinal BETWEEN c.first - w.near AND c.last + w.near "
+                "          AND start < c.start - w.chars), c.first - w.near) AS lo, "
+                "  IFNULL((SELECT MIN(ordinal) FROM sentences WHERE doc_id = c.doc_id "
+                "          AND ordinal BETWEEN c.first - w.near AND c.last + w.near "
+                '          AND "end" > c."end" + w.chars), c.last + w.near) AS hi, '
+                "  (SELECT para FROM sentences WHERE doc_id = c.doc_id AND ordinal = c.first) "
                 "    AS plo, "
-                "  (SELECT para FROM sentences WHERE doc_id = w.doc AND ordinal = w.pto) AS phi "
-                "  FROM w) "
-                'SELECT b.i, s.ordinal, s.start, s."end", s.para, s.terms FROM b '
+                "  (SELECT para FROM sentences WHERE doc_id = c.doc_id AND ordinal = c.last) "
+                "    AS phi "
+                "  FROM w JOIN chunks c ON c.id = w.chunk) "
+                'SELECT b.id, b.doc, b.first, b.last, b.start, b."end", '
+                '  s.ordinal, s.start, s."end", s.para, s.terms FROM b '
                 "JOIN sentences s ON s.doc_id = b.doc AND s.ordinal BETWEEN b.lo AND b.hi "
-                "AND s.para BETWEEN b.plo AND b.phi ORDER BY b.i, s.ordinal",
+                "AND s.para BETWEEN b.plo AND b.phi ORDER BY b.id, s.ordinal",
                 params,
             ).fetchall()
-        out: list[list[StoredSentence]] = [[] for _ in windows]
-        for i, o, st, e, p, t in rows:
-            out[i].append(StoredSentence(Sentence(o, st, e, p), t))
+        out: dict[int, tuple[StoredChunk, list[StoredSentence]]] = {}
+        for cid, doc, first, last, start, end, o, st, e, p, t in rows:
+            found = out.get(cid)
+            if found is None:
+                found = out[cid] = (StoredChunk(cid, doc, first, last, start, end), [])
+            found[1].append(StoredSentence(Sentence(o, st, e, p), t))
         return out
 
     def first_sentence(self, doc_id: str) -> int:

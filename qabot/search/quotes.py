@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qabot.index.open import OpenIndex
-from qabot.index.store import QuoteBounds, StoredSentence
+from qabot.index.store import StoredSentence
 from qabot.records import Answer, Passage
 from qabot.search.question import Query
 from qabot.search.retrieve import Candidate, on_scale
@@ -60,20 +60,17 @@ class QuoteBuilder:
         gamma = self.quote_weight
         drafts: list[_Draft] = []
         pool = candidates[: max(POOL, 3 * k)]
-        stored = self.index.store.chunks([c.chunk_id for c in pool])
-        pool = [c for c in pool if c.chunk_id in stored]
-        # What a quote of the chunk may hold: it holds a sentence of the chunk and spans at most
-        # `max_chars`, so no sentence of it starts more than that before the chunk, or ends more
-        # than that after it (and it holds at most MAX_SENTENCES); it stays in the paragraph
-        # of its best sentence, one of the chunk's. Past those, only the nearest sentence on
-        # each side is read, for the ellipsis. (The paragraphs bound: 204 sentences read a
-        # question at 3M, 90 of them in the chunks' paragraphs.)
-        windows = [QuoteBounds(chunk.doc_id, chunk.first - MAX_SENTENCES,
-                               chunk.last + MAX_SENTENCES, chunk.start - self.max_chars,
-                               chunk.end + self.max_chars, chunk.first, chunk.last)
-                   for chunk in (stored[c.chunk_id] for c in pool)]
-        arounds = [{s.sentence.ordinal: s for s in near}
-                   for near in self.index.store.sentences_near(windows)]
+        # What a quote of a chunk may hold: it holds a sentence of the chunk and spans at most
+        # `max_chars`, so no sentence of it starts more than that before the chunk, or ends
+        # more than that after it (and it holds at most MAX_SENTENCES); it stays in the
+        # paragraph of its best sentence, one of the chunk's (at 3M sentences, 90 sentences
+        # read a question, against 204 in those bounds but the paragraphs). Past those, only
+        # the nearest sentence on each side is read, for the ellipsis.
+        found = self.index.store.quote_sentences([c.chunk_id for c in pool], MAX_SENTENCES,
+                                                 self.max_chars)
+        pool = [c for c in pool if c.chunk_id in found]
+        stored = {c.chunk_id: found[c.chunk_id][0] for c in pool}
+        arounds = [{s.sentence.ordinal: s for s in found[c.chunk_id][1]} for c in pool]
         nears = self._sentence_similarity(query, [(c.chunk_id, stored[c.chunk_id].first, a)
                                                   for c, a in zip(pool, arounds, strict=True)])
         for cand, around, near in zip(pool, arounds, nears, strict=True):
