@@ -23,6 +23,7 @@ from qabot.errors import (
 )
 from qabot.index import dense as dense_module
 from qabot.index import lexical as lexical_module
+from qabot.index import store as store_module
 from qabot.index.dense import DenseIndex, DenseSet
 from qabot.index.lexical import K1, B, LexicalIndex, LexicalSet, _largest
 from qabot.index.open import (
@@ -675,6 +676,76 @@ def test_bm25_from_several_threads_at_once_as_from_one(bm25_pass: str) -> None:
     assert together == alone
 
 
+def test_warm_up_compiles_what_questions_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prepare` (run by `warm_up`) compiles the passes for the very types questions pass
+    them, with deletions, filters and scores asked for: the first question compiles
+    nothing more."""
+    monkeypatch.setattr(lexical_module, "COMPILED_FROM", 0)
+    rng = np.random.default_rng(15)
+    chunks = [list(rng.choice(["a", "b", "c", "d"], size=rng.integers(1, 6))) for _ in range(300)]
+    lexical = LexicalSet([LexicalIndex.build(chunks[:200]), LexicalIndex.build(chunks[200:])],
+                         rng.random(300) > 0.1)
+    lexical.prepare()
+    kernels = lexical_module._kernels()
+    compiled = (len(kernels.segment_scores.signatures), len(kernels.chunk_sums.signatures))
+    assert min(compiled) >= 1
+    for allowed in (None, rng.random(300) < 0.5):
+        hits = lexical.search(["a", "c"], 2.0, 10, allowed)
+        hits.scores(np.arange(300))
+        hits.scores([3, 250])
+    assert (len(kernels.segment_scores.signatures), len(kernels.chunk_sums.signatures)) == compiled
+
+
+def test_bm25_answers_when_its_compiled_pass_cannot_load(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """numba refuses to load the compiled pass when it has no writable folder for its cache:
+    a warning, once, and numpy's passes give the same scores."""
+    monkeypatch.setattr(lexical_module, "COMPILED_FROM", 0)
+    rng = np.random.default_rng(16)
+    words = [f"w{i}" for i in range(20)]
+    chunks = [list(rng.choice(words, size=rng.integers(1, 12))) for _ in range(400)]
+    lexical = LexicalSet([LexicalIndex.build(chunks[:250]), LexicalIndex.build(chunks[250:])])
+
+    def refuse(name: str) -> None:
+        raise RuntimeError("cannot cache function 'segment_scores': no locator available")
+
+    lexical_module._kernels.cache_clear()
+    monkeypatch.setattr(lexical_module.importlib, "import_module", refuse)
+    try:
+        with caplog.at_level("WARNING", logger="qabot.index.lexical"):
+            lexical.prepare()
+            hits = lexical.search(["w1", "w2", "w3"], 3.0, 15)
+            again = lexical.search(["w4"], 3.0, 15)
+    finally:
+        lexical_module._kernels.cache_clear()
+    assert [r.getMessage() for r in caplog.records] == [
+        ("BM25 runs without its compiled pass, more slowly: cannot cache function "
+         "'segment_scores': no locator available")]
+    reference = _bm25_every_chunk(lexical, ["w1", "w2", "w3"], 3.0)
+    np.testing.assert_array_equal(hits.scores(np.arange(400)), reference)
+    ok = np.flatnonzero(reference > 0)
+    assert hits.top.tolist() == ok[np.lexsort((ok, -reference[ok]))][:15].tolist()
+    assert len(again.top) == 15
+
+
+def test_postings_that_point_outside_their_segment_are_refused(tmp_path: Path) -> None:
+    """The compiled pass reads and writes where the postings point, unchecked: a damaged
+    postings file (a chunk the segment lacks, term offsets out of order) is refused when the
+    segment is read, saying what to do."""
+    LexicalIndex.build([["a", "b"], ["b"], ["c", "a"]]).save(tmp_path)
+    good = {name: np.load(tmp_path / name) for name in ("chunks.npy", "indptr.npy")}
+    for name, damage in (("chunks.npy", lambda a: a.__setitem__(-1, 3)),
+                         ("chunks.npy", lambda a: a.__setitem__(0, -1)),
+                         ("indptr.npy", lambda a: a.__setitem__(1, a[2] + 1))):
+        array = good[name].copy()
+        damage(array)
+        np.save(tmp_path / name, array)
+        with pytest.raises(IndexCorruptError, match="qabot index --rebuild"):
+            LexicalIndex.load(tmp_path)
+        np.save(tmp_path / name, good[name])
+    assert len(LexicalIndex.load(tmp_path)) == 3
+
+
 def test_bm25_ranks_equal_scores_oldest_chunk_first(bm25_pass: str) -> None:
     """Chunks clipped to the same score of 1 rank by age, not by what BM25 gave above the clip
     (the fused score only sees the clipped one) nor by how the postings were partitioned."""
@@ -702,12 +773,16 @@ def _quote_sentences_by_hand(index: Any, chunk: Any, near: int, chars: int,
             if lo <= o <= hi and (not paragraphs or every[o].para in paras)]
 
 
-def test_sentences_around_many_chunks_are_read_as_around_each(shipped_settings: object) -> None:
+def test_sentences_around_many_chunks_are_read_as_around_each(
+        shipped_settings: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """The quotes' sentences are read for all a question's chunks at once (one query a
-    segment, in batches past SQLite's bound on parameters): the same as chunk by chunk, and
-    as worked out from the whole document, whatever the chunks' order or repeats."""
+    segment, in batches past SQLite's bound on parameters, here made 2): the same as chunk by
+    chunk, and as worked out from the whole document, whatever the chunks' order or
+    repeats."""
+    monkeypatch.setattr(store_module, "_WINDOWS_A_QUERY", 2)
     index = open_index(shipped_settings)  # type: ignore[arg-type]
     ids = list(range(len(index.spans.first)))
+    assert len(ids) > 2
     chunks = index.store.chunks(ids)
     many = (ids * 400)[::-1][:2_100]
     one_by_one = {c: index.store.quote_sentences([c], 2, 100)[c] for c in ids}

@@ -14,12 +14,15 @@ added. The formula is the same (Lucene's), as are K1 and B.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import logging
 import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,8 @@ from qabot.errors import IndexCorruptError
 from qabot.threads import Split
 
 __all__ = ["K1", "LexicalHits", "LexicalIndex", "LexicalSet"]
+
+log = logging.getLogger(__name__)
 
 # Tuned on PIAF dev (chunk@1 0.661 -> 0.684 against bm25s's 1.5 / 0.75): chunks are short, so
 # their length says little. A term seen once in a chunk of average length scores idf / (1 + K1).
@@ -80,8 +85,12 @@ class LexicalIndex:
                 f"cannot read the lexical index in {folder} ({exc}); run `qabot index --rebuild`"
             ) from None
         indptr, chunks, tf, lengths = arrays
+        # (the compiled pass reads and writes where the postings point, unchecked)
         if (not isinstance(words, list) or len(indptr) != len(words) + 1
-                or len(chunks) != len(tf) or int(indptr[-1]) != len(chunks)):
+                or len(chunks) != len(tf) or int(indptr[0]) != 0
+                or int(indptr[-1]) != len(chunks) or bool((np.diff(indptr) < 0).any())
+                or (len(chunks) and not 0 <= int(chunks.min()) <= int(chunks.max())
+                    < len(lengths))):
             raise IndexCorruptError(f"the lexical index in {folder} does not hold together; "
                                     "run `qabot index --rebuild`")
         return cls({w: i for i, w in enumerate(words)}, indptr, chunks, tf, lengths)
@@ -203,12 +212,17 @@ class LexicalSet:
         included)."""
         part, start = self.parts[i], int(self.starts[i])
         end = start + len(part)
-        if len(part) >= COMPILED_FROM:
+        kernels = _compiled(len(part))
+        if kernels is not None:
             scratch, touched = _scratch(len(part))
-            rows, values = _kernels().segment_scores(
-                part.indptr, part.chunks, part.tf, self._norm[start:end], term_ids, idfs, factor,
-                _NO_MASK if self.live is None else self.live[start:end],
-                _NO_MASK if allowed is None else allowed[start:end], scratch, touched, n)
+            try:
+                rows, values = kernels.segment_scores(
+                    part.indptr, part.chunks, part.tf, self._norm[start:end], term_ids, idfs,
+                    factor, _NO_MASK if self.live is None else self.live[start:end],
+                    _NO_MASK if allowed is None else allowed[start:end], scratch, touched, n)
+            except BaseException:
+                _local.scratch = None  # (it may hold sums: never reused)
+                raise
         else:
             rows, values = self._segment_scores(i, term_ids, idfs, factor, allowed)
             if len(values) > n:
@@ -262,10 +276,11 @@ class LexicalSet:
                 continue
             start = int(self.starts[i])
             rows = chunk_ids[at] - start
-            if len(part) >= COMPILED_FROM:
-                sums = _kernels().chunk_sums(part.indptr, part.chunks, part.tf,
-                                             self._norm[start:start + len(part)], ids, idfs,
-                                             rows.astype(np.int32))
+            kernels = _compiled(len(part))
+            if kernels is not None:
+                sums = kernels.chunk_sums(part.indptr, part.chunks, part.tf,
+                                          self._norm[start:start + len(part)], ids, idfs,
+                                          rows.astype(np.int32))
             else:
                 sums = _chunk_sums(part, self._norm[start + rows], ids, idfs, rows)
             out[at] = sums.astype(np.float32)
@@ -278,13 +293,14 @@ class LexicalSet:
         """Import and compile (or read from numba's cache) the compiled passes, when a segment
         is large enough to use them, so that the first question does not wait for them (0.7
         s)."""
-        if any(len(p) >= COMPILED_FROM for p in self.parts):
+        kernels = _compiled(max((len(p) for p in self.parts), default=0))
+        if kernels is not None:
             postings = (np.zeros(2, dtype=np.int64), _EMPTY_ROWS, _EMPTY_TF,
                         np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int64),
                         np.ones(1, dtype=np.float32))
-            _kernels().segment_scores(*postings, np.float32(1.0), _NO_MASK, _NO_MASK,
-                                      *_scratch(1), 1)
-            _kernels().chunk_sums(*postings, _EMPTY_ROWS)
+            kernels.segment_scores(*postings, np.float32(1.0), _NO_MASK, _NO_MASK,
+                                   *_scratch(1), 1)
+            kernels.chunk_sums(*postings, _EMPTY_ROWS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +334,23 @@ def _scratch(size: int) -> tuple[np.ndarray, np.ndarray]:
     return held
 
 
+def _compiled(chunks: int) -> Any | None:
+    """The compiled passes, for a segment of `chunks` chunks large enough to use them."""
+    return _kernels() if chunks >= COMPILED_FROM else None
+
+
 @functools.cache
-def _kernels():  # type: ignore[no-untyped-def]
-    # Imported on the first question: numba takes 0.2 s to import and compiles (or reads from
-    # its cache) the kernels then.
-    from qabot.index import _kernels as kernels
-    return kernels
+def _kernels() -> Any | None:
+    """`_kernels`, imported on first use (numba takes 0.7 s to import and to read the compiled
+    code from its cache); None, once, with a warning, when numba cannot load it (it needs a
+    writable folder for that cache: the package's, or the user's cache folder), and numpy's
+    passes, which give the same scores, serve."""
+    try:
+        return importlib.import_module("qabot.index._kernels")
+    except Exception as exc:  # noqa: BLE001 - numba's errors share no narrower base
+        log.warning("BM25 runs without its compiled pass, more slowly: %s",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
 
 
 def _chunk_sums(part: LexicalIndex, norm: np.ndarray, term_ids: np.ndarray, idfs: np.ndarray,
