@@ -650,6 +650,9 @@ def test_bm25_scores_are_those_of_every_chunk_scored_to_the_bit(bm25_pass: str) 
             ok = np.flatnonzero((reference > 0) & (True if mask is None else mask))
             assert hits.top.tolist() == ok[np.lexsort((ok, -reference[ok]))][:30].tolist()
     assert len(lexical.search(["w0"], 6.0, 0).top) == 0
+    for outside in (len(chunks), -1):  # (the compiled pass would read past its arrays)
+        with pytest.raises(IndexError):
+            lexical.search(["w0"], 6.0, 5).scores([outside])
 
 
 def test_bm25_from_several_threads_at_once_as_from_one(bm25_pass: str) -> None:

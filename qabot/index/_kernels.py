@@ -48,6 +48,8 @@ def segment_scores(indptr, chunks, tf, norm, term_ids, idfs, factor, live, allow
             rows[k] = row
             values[k] = value
             k += 1
+    if n <= 0:
+        return rows[:0], values[:0]
     if k <= n:
         return rows[:k], values[:k]
     floor = _nth_largest(values[:k], n)

@@ -267,6 +267,8 @@ class LexicalSet:
         sorted by chunk (fusion asks for a few dozen)."""
         chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
         out = np.zeros(len(chunk_ids), dtype=np.float32)
+        if len(chunk_ids) and not 0 <= int(chunk_ids.min()) <= int(chunk_ids.max()) < len(self):
+            raise IndexError("chunk id out of range")  # (the compiled pass does not check)
         if not len(chunk_ids) or not len(term_ids):
             return out
         segment = np.searchsorted(self.starts, chunk_ids, side="right") - 1
