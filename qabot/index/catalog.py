@@ -81,11 +81,6 @@ class Catalog:
             raise KeyError(f"no document {doc_id!r} in the index") from None
 
     # -- what questions read ---------------------------------------------------------------
-    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        return {part.chunk_start + cid: replace(chunk, id=part.chunk_start + cid)
-                for part, local in self._chunks_by_part(ids)
-                for cid, chunk in part.store.chunks(local).items()}
-
     def quote_sentences(self, ids: Sequence[int], sentences: int, chars: int
                         ) -> dict[int, tuple[StoredChunk, list[StoredSentence]]]:
         """`Store.quote_sentences`, one query a segment."""

@@ -231,17 +231,6 @@ class Store:
                 live[first:first + n] = False
         return live
 
-    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._conn.execute(
-                f'SELECT id, doc_id, first, last, start, "end" FROM chunks WHERE id IN ({marks})',
-                [int(i) for i in ids],
-            ).fetchall()
-        return {r[0]: StoredChunk(*r) for r in rows}
-
     def sentences(self, doc_id: str, first: int, last: int) -> list[StoredSentence]:
         with self._lock:
             rows = self._conn.execute(

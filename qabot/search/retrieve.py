@@ -140,7 +140,8 @@ class Retriever:
                 lexical_rank[cid] = rank
         missing = np.array([c for c in pool if c not in dense_scores], dtype=np.int64)
         if vector is not None and len(missing):
-            starts, sizes = spans.first[missing], spans.last[missing] + 1 - spans.first[missing]
+            starts = spans.first[missing]
+            sizes = spans.last[missing] + 1 - starts
             offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
             # Each chunk's sentences, one chunk after the other.
             sids = np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
